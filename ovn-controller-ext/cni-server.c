@@ -1,0 +1,245 @@
+/*
+ * The CNI socket: libuv pipe server (see cni-server.h).
+ */
+#include <config.h>
+#include "cni-server.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "openvswitch/list.h"
+#include "openvswitch/vlog.h"
+#include "ovn-lm-proto.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(cni_server);
+
+struct cni_server {
+    uv_pipe_t pipe;
+    char *path;
+    cni_server_request_cb *cb;
+    void *aux;
+    struct ovs_list conns;      /* Contains "struct cni_server_conn"s. */
+    unsigned int n_conns;
+};
+
+struct cni_server_conn {
+    uv_pipe_t pipe;
+    struct ovs_list node;       /* In cni_server's 'conns'. */
+    struct cni_server *server;
+    char *buf;
+    size_t len, allocated;
+    bool dispatched;            /* Handed to the callback. */
+    bool closing;
+    uv_write_t write_req;
+    char *response;
+};
+
+static void conn_close(struct cni_server_conn *);
+
+static void
+conn_closed_cb(uv_handle_t *handle)
+{
+    struct cni_server_conn *conn = handle->data;
+
+    free(conn->buf);
+    free(conn->response);
+    free(conn);
+}
+
+static void
+conn_close(struct cni_server_conn *conn)
+{
+    if (conn->closing) {
+        return;
+    }
+    conn->closing = true;
+    if (conn->server) {
+        ovs_list_remove(&conn->node);
+        conn->server->n_conns--;
+        conn->server = NULL;
+    }
+    uv_close((uv_handle_t *) &conn->pipe, conn_closed_cb);
+}
+
+static void
+alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct cni_server_conn *conn = handle->data;
+
+    if (conn->allocated - conn->len < 4096) {
+        conn->allocated = MAX(conn->allocated * 2, 8192);
+        conn->buf = xrealloc(conn->buf, conn->allocated);
+    }
+    *buf = uv_buf_init(conn->buf + conn->len, conn->allocated - conn->len);
+}
+
+static void
+read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf OVS_UNUSED)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    struct cni_server_conn *conn = stream->data;
+
+    if (nread > 0) {
+        conn->len += nread;
+        if (conn->len > OVN_LM_MAX_MSG) {
+            VLOG_WARN_RL(&rl, "request larger than %d bytes, dropped",
+                         OVN_LM_MAX_MSG);
+            uv_read_stop(stream);
+            cni_server_reply(conn, NULL);
+        }
+        return;
+    } else if (nread == 0) {
+        return;
+    }
+
+    uv_read_stop(stream);
+    if (nread != UV_EOF) {
+        VLOG_WARN_RL(&rl, "read error on CNI socket: %s",
+                     uv_strerror(nread));
+        conn_close(conn);
+        return;
+    }
+    conn->dispatched = true;
+    conn->server->cb(conn, conn->buf ? conn->buf : "", conn->len,
+                     conn->server->aux);
+}
+
+static void
+connection_cb(uv_stream_t *listener, int status)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    struct cni_server *server = listener->data;
+
+    if (status < 0) {
+        VLOG_WARN_RL(&rl, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+
+    struct cni_server_conn *conn = xzalloc(sizeof *conn);
+    uv_pipe_init(listener->loop, &conn->pipe, 0);
+    conn->pipe.data = conn;
+    conn->server = server;
+    ovs_list_push_back(&server->conns, &conn->node);
+    server->n_conns++;
+
+    int error = uv_accept(listener, (uv_stream_t *) &conn->pipe);
+    if (!error) {
+        error = uv_read_start((uv_stream_t *) &conn->pipe, alloc_cb, read_cb);
+    }
+    if (error) {
+        VLOG_WARN_RL(&rl, "CNI connection failed: %s", uv_strerror(error));
+        conn_close(conn);
+    }
+}
+
+/* Creates a server listening on the unix socket 'path' (replacing a stale
+ * socket file), with file mode 'mode'.  Returns 0 or a positive errno. */
+int
+cni_server_create(uv_loop_t *loop, const char *path, unsigned int mode,
+                  cni_server_request_cb *cb, void *aux,
+                  struct cni_server **serverp)
+{
+    struct cni_server *server = xzalloc(sizeof *server);
+    int error;
+
+    *serverp = NULL;
+    server->path = xstrdup(path);
+    server->cb = cb;
+    server->aux = aux;
+    ovs_list_init(&server->conns);
+    uv_pipe_init(loop, &server->pipe, 0);
+    server->pipe.data = server;
+
+    /* A socket file left by a previous run would make bind() fail. */
+    struct stat st;
+    if (!lstat(path, &st) && S_ISSOCK(st.st_mode)) {
+        unlink(path);
+    }
+
+    /* Bind with a restrictive umask so the socket never exists with looser
+     * permissions than 'mode', even briefly. */
+    mode_t old_umask = umask(0777 & ~mode);
+    error = uv_pipe_bind(&server->pipe, path);
+    umask(old_umask);
+    if (!error && chmod(path, mode)) {
+        error = -errno;
+    }
+    if (!error) {
+        error = uv_listen((uv_stream_t *) &server->pipe, 128, connection_cb);
+    }
+    if (error) {
+        VLOG_ERR("%s: cannot listen: %s", path, uv_strerror(error));
+        uv_close((uv_handle_t *) &server->pipe, NULL);
+        free(server->path);
+        free(server);
+        return -error;
+    }
+    VLOG_INFO("listening for CNI requests on %s", path);
+    *serverp = server;
+    return 0;
+}
+
+static void
+server_closed_cb(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+/* Stops listening and drops connections that were not dispatched.
+ * Dispatched connections stay alive until replied to. */
+void
+cni_server_destroy(struct cni_server *server)
+{
+    struct cni_server_conn *conn;
+
+    if (!server) {
+        return;
+    }
+    LIST_FOR_EACH_SAFE (conn, node, &server->conns) {
+        ovs_list_remove(&conn->node);
+        server->n_conns--;
+        conn->server = NULL;
+        if (!conn->dispatched) {
+            conn_close(conn);
+        }
+    }
+    unlink(server->path);
+    free(server->path);
+    uv_close((uv_handle_t *) &server->pipe, server_closed_cb);
+}
+
+static void
+write_cb(uv_write_t *req, int status OVS_UNUSED)
+{
+    conn_close(req->data);
+}
+
+/* Sends 'response' (malloc'd, taken over; NULL to just close) on 'conn' and
+ * closes it. */
+void
+cni_server_reply(struct cni_server_conn *conn, char *response)
+{
+    if (!response || conn->closing) {
+        free(response);
+        conn_close(conn);
+        return;
+    }
+    conn->response = response;
+    conn->write_req.data = conn;
+    uv_buf_t buf = uv_buf_init(response, strlen(response));
+    if (uv_write(&conn->write_req, (uv_stream_t *) &conn->pipe, &buf, 1,
+                 write_cb)) {
+        conn_close(conn);
+    }
+}
+
+unsigned int
+cni_server_n_conns(const struct cni_server *server)
+{
+    return server ? server->n_conns : 0;
+}

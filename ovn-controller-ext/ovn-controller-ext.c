@@ -1,0 +1,519 @@
+/*
+ * ovn-controller-ext: the ovn-lm node daemon.  It runs beside
+ * ovn-controller, answers the `ovn-lm` CNI binary on a unix socket, and
+ * attaches pods to OVN (see attach.h).
+ *
+ * One thread, one loop: OVS's poll loop is outermost (the OVSDB IDLs and
+ * unixctl live there) and libuv, which serves the CNI socket, is embedded in
+ * it: each pass runs libuv without blocking and then waits on libuv's
+ * backend fd and timeout along with everything else.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "attach.h"
+#include "cni-request.h"
+#include "cni-server.h"
+#include "command-line.h"
+#include "daemon.h"
+#include "dirs.h"
+#include "fatal-signal.h"
+#include "lib/ovn-nb-idl.h"
+#include "lib/ovn-sb-idl.h"
+#include "lib/vswitch-idl.h"
+#include "nb-port.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "ovn-lm-proto.h"
+#include "ovs-port.h"
+#include "ovsdb-idl.h"
+#include "pod-net.h"
+#include "stream-ssl.h"
+#include "stream.h"
+#include "unixctl.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(ovn_controller_ext);
+
+/* Command-line settings. */
+struct ext_options {
+    char *ovs_remote;
+    char *nb_remote;
+    char *sb_remote;            /* NULL: follow external_ids:ovn-remote. */
+    char *socket_path;
+    unsigned int socket_mode;
+    char *chassis;              /* NULL: external_ids:system-id. */
+    char *unixctl_path;
+};
+
+/* Everything the main loop owns. */
+struct ext_daemon {
+    struct ext_options opts;
+    uv_loop_t loop;
+    struct cni_server *server;
+    struct attach *attach;
+
+    struct ovsdb_idl *ovs_idl;
+    struct ovsdb_idl *nb_idl;
+    struct ovsdb_idl *sb_idl;
+    char *sb_remote_in_use;
+    struct ovs_port_indexes ovs_ix;
+    struct nb_port_indexes nb_ix;
+
+    char *chassis;
+    char *bridge;
+    int default_mtu;
+    unsigned int ovs_seqno;     /* Open_vSwitch contents last looked at. */
+    bool exiting;
+};
+
+static void parse_options(int argc, char *argv[], struct ext_options *);
+static void usage(void) OVS_NO_RETURN;
+static void register_unixctl(struct unixctl_server *, struct ext_daemon *);
+
+static void
+cni_request_cb(struct cni_server_conn *conn, const char *buf, size_t len,
+               void *aux)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    struct ext_daemon *d = aux;
+    struct cni_request req;
+
+    char *error = cni_request_parse(buf, len, &req);
+    if (error) {
+        VLOG_WARN_RL(&rl, "bad CNI request: %s", error);
+        cni_server_reply(conn, cni_response_error(
+                             OVN_LM_CNI_DECODE_FAILURE, error, NULL));
+        free(error);
+        cni_request_destroy(&req);
+        return;
+    }
+    if (d->exiting) {
+        cni_server_reply(conn, cni_response_error(
+                             OVN_LM_CNI_TRY_AGAIN_LATER,
+                             "ovn-controller-ext is exiting", NULL));
+        cni_request_destroy(&req);
+        return;
+    }
+    attach_submit(d->attach, conn, &req);
+}
+
+/* Reads what the Open_vSwitch table says about this chassis and follows
+ * changes of the Southbound remote, as ovn-controller does. */
+static void
+update_system(struct ext_daemon *d)
+{
+    struct ovs_port_system sys;
+
+    unsigned int seqno = ovsdb_idl_get_seqno(d->ovs_idl);
+    if (seqno == d->ovs_seqno) {
+        return;
+    }
+    d->ovs_seqno = seqno;
+    ovs_port_get_system(d->ovs_idl, &sys);
+
+    const char *chassis = d->opts.chassis ? d->opts.chassis : sys.chassis;
+    if (chassis && (!d->chassis || strcmp(chassis, d->chassis))) {
+        VLOG_INFO("chassis name: %s", chassis);
+        free(d->chassis);
+        d->chassis = xstrdup(chassis);
+    }
+    if (!d->bridge || strcmp(d->bridge, sys.bridge)) {
+        free(d->bridge);
+        d->bridge = xstrdup(sys.bridge);
+    }
+
+    struct pod_net_addr encap;
+    char *encap_s = sys.encap_ip ? xasprintf("%s/32", sys.encap_ip) : NULL;
+    int mtu;
+    if (encap_s && !pod_net_addr_parse(encap_s, &encap)
+        && !pod_net_addr_mtu(&encap, &mtu)
+        && mtu - OVN_LM_GENEVE_OVERHEAD >= 68
+        && mtu - OVN_LM_GENEVE_OVERHEAD != d->default_mtu) {
+        d->default_mtu = mtu - OVN_LM_GENEVE_OVERHEAD;
+        VLOG_INFO("default pod MTU %d (underlay %s has MTU %d)",
+                  d->default_mtu, sys.encap_ip, mtu);
+    }
+    free(encap_s);
+
+    const char *sb_remote = d->opts.sb_remote ? d->opts.sb_remote
+                                              : sys.sb_remote;
+    if (sb_remote && (!d->sb_remote_in_use
+                      || strcmp(sb_remote, d->sb_remote_in_use))) {
+        free(d->sb_remote_in_use);
+        d->sb_remote_in_use = xstrdup(sb_remote);
+        if (!d->sb_idl) {
+            d->sb_idl = ovsdb_idl_create(sb_remote, &sbrec_idl_class, false,
+                                         true);
+            ovsdb_idl_add_table(d->sb_idl, &sbrec_table_chassis);
+            ovsdb_idl_add_column(d->sb_idl, &sbrec_chassis_col_name);
+            ovsdb_idl_add_column(d->sb_idl, &sbrec_chassis_col_hostname);
+        } else {
+            ovsdb_idl_set_remote(d->sb_idl, sb_remote, true);
+        }
+        VLOG_INFO("OVN Southbound remote: %s", sb_remote);
+    }
+}
+
+static void
+fill_ctx(const struct ext_daemon *d, struct attach_ctx *ctx)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->ovs_idl = d->ovs_idl;
+    ctx->nb_idl = d->nb_idl;
+    ctx->sb_idl = d->sb_idl;
+    ctx->ovs_ix = &d->ovs_ix;
+    ctx->nb_ix = &d->nb_ix;
+    ctx->chassis = d->chassis;
+    ctx->default_bridge = d->bridge;
+    ctx->default_mtu = d->default_mtu;
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct ext_daemon d;
+    struct unixctl_server *unixctl;
+    int error;
+
+    memset(&d, 0, sizeof d);
+    set_program_name(argv[0]);
+    service_start(&argc, &argv);
+    fatal_ignore_sigpipe();
+    vlog_set_levels(NULL, VLF_CONSOLE, VLL_WARN);
+    vlog_set_levels(NULL, VLF_FILE, VLL_INFO);
+    parse_options(argc, argv, &d.opts);
+
+    daemonize_start(false);
+
+    error = unixctl_server_create(d.opts.unixctl_path, &unixctl);
+    if (error) {
+        ovs_fatal(error, "failed to create unixctl server");
+    }
+    register_unixctl(unixctl, &d);
+
+    d.default_mtu = 1500 - OVN_LM_GENEVE_OVERHEAD;
+    d.ovs_idl = ovsdb_idl_create(d.opts.ovs_remote, &ovsrec_idl_class, false,
+                                 true);
+    ovs_port_idl_register(d.ovs_idl, &d.ovs_ix);
+    d.nb_idl = ovsdb_idl_create(d.opts.nb_remote, &nbrec_idl_class, false,
+                                true);
+    nb_port_idl_register(d.nb_idl, &d.nb_ix);
+
+    uv_loop_init(&d.loop);
+    d.attach = attach_create();
+    error = cni_server_create(&d.loop, d.opts.socket_path, d.opts.socket_mode,
+                              cni_request_cb, &d, &d.server);
+    if (error) {
+        ovs_fatal(error, "cannot serve CNI requests on %s",
+                  d.opts.socket_path);
+    }
+
+    daemonize_complete();
+    VLOG_INFO("ovn-controller-ext %s started (Open_vSwitch %s, "
+              "Northbound %s)", PROJECT_VERSION_STRING, d.opts.ovs_remote,
+              d.opts.nb_remote);
+
+    while (!d.exiting || attach_n_jobs(d.attach)) {
+        struct attach_ctx ctx;
+
+        ovsdb_idl_run(d.ovs_idl);
+        ovsdb_idl_run(d.nb_idl);
+        if (d.sb_idl) {
+            ovsdb_idl_run(d.sb_idl);
+        }
+        update_system(&d);
+        unixctl_server_run(unixctl);
+
+        uv_run(&d.loop, UV_RUN_NOWAIT);
+
+        fill_ctx(&d, &ctx);
+        attach_run(d.attach, &ctx);
+
+        /* Run libuv again so that replies queued above are written now,
+         * not one wake-up later. */
+        uv_run(&d.loop, UV_RUN_NOWAIT);
+
+        if (d.exiting && !attach_n_jobs(d.attach)) {
+            break;
+        }
+
+        ovsdb_idl_wait(d.ovs_idl);
+        ovsdb_idl_wait(d.nb_idl);
+        if (d.sb_idl) {
+            ovsdb_idl_wait(d.sb_idl);
+        }
+        unixctl_server_wait(unixctl);
+        attach_wait(d.attach, &ctx);
+        poll_fd_wait(uv_backend_fd(&d.loop), POLLIN);
+        int timeout = uv_backend_timeout(&d.loop);
+        if (timeout >= 0) {
+            poll_timer_wait(timeout);
+        }
+        poll_block();
+    }
+
+    VLOG_INFO("exiting");
+    cni_server_destroy(d.server);
+    attach_destroy(d.attach);
+    /* Let libuv finish closing handles and flushing replies. */
+    uv_run(&d.loop, UV_RUN_NOWAIT);
+    uv_run(&d.loop, UV_RUN_NOWAIT);
+    uv_loop_close(&d.loop);
+    unixctl_server_destroy(unixctl);
+    ovsdb_idl_destroy(d.ovs_idl);
+    ovsdb_idl_destroy(d.nb_idl);
+    ovsdb_idl_destroy(d.sb_idl);
+    free(d.sb_remote_in_use);
+    free(d.chassis);
+    free(d.bridge);
+    service_stop();
+    return 0;
+}
+
+/* unixctl commands. */
+
+static void
+ext_unixctl_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                 const char *argv[] OVS_UNUSED, void *d_)
+{
+    struct ext_daemon *d = d_;
+    d->exiting = true;
+    unixctl_command_reply(conn, NULL);
+}
+
+static void
+ext_unixctl_list_ports(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                       const char *argv[] OVS_UNUSED, void *d_)
+{
+    struct ext_daemon *d = d_;
+    struct attach_ctx ctx;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    fill_ctx(d, &ctx);
+    attach_format_ports(&ctx, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+ext_unixctl_list_requests(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                          const char *argv[] OVS_UNUSED, void *d_)
+{
+    struct ext_daemon *d = d_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    attach_format_jobs(d->attach, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+ext_unixctl_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                  const char *argv[] OVS_UNUSED, void *d_)
+{
+    struct ext_daemon *d = d_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    attach_format_stats(d->attach, &s);
+    ds_put_format(&s, "connections=%u requests-in-progress=%u\n",
+                  cni_server_n_conns(d->server), attach_n_jobs(d->attach));
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+put_idl_status(struct ds *s, const char *name, struct ovsdb_idl *idl,
+               const char *remote)
+{
+    ds_put_format(s, "%s: %s (%s)\n", name,
+                  !idl ? "not configured"
+                  : ovsdb_idl_is_connected(idl) ? "connected"
+                  : "not connected", remote ? remote : "-");
+}
+
+static void
+ext_unixctl_connection_status(struct unixctl_conn *conn,
+                              int argc OVS_UNUSED,
+                              const char *argv[] OVS_UNUSED, void *d_)
+{
+    struct ext_daemon *d = d_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    put_idl_status(&s, "Open_vSwitch", d->ovs_idl, d->opts.ovs_remote);
+    put_idl_status(&s, "OVN_Northbound", d->nb_idl, d->opts.nb_remote);
+    put_idl_status(&s, "OVN_Southbound", d->sb_idl, d->sb_remote_in_use);
+    ds_put_format(&s, "chassis: %s\nbridge: %s\ndefault-mtu: %d\n"
+                  "socket: %s\n", d->chassis ? d->chassis : "(unknown)",
+                  d->bridge ? d->bridge : "-", d->default_mtu,
+                  d->opts.socket_path);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+register_unixctl(struct unixctl_server *unixctl OVS_UNUSED,
+                 struct ext_daemon *d)
+{
+    unixctl_command_register("exit", "", 0, 0, ext_unixctl_exit, d);
+    unixctl_command_register("ovn-lm/list-ports", "", 0, 0,
+                             ext_unixctl_list_ports, d);
+    unixctl_command_register("ovn-lm/list-requests", "", 0, 0,
+                             ext_unixctl_list_requests, d);
+    unixctl_command_register("ovn-lm/stats", "", 0, 0, ext_unixctl_stats, d);
+    unixctl_command_register("ovn-lm/connection-status", "", 0, 0,
+                             ext_unixctl_connection_status, d);
+}
+
+/* Options. */
+
+static void
+parse_options(int argc, char *argv[], struct ext_options *o)
+{
+    enum {
+        OPT_OVS_DB = UCHAR_MAX + 1,
+        OPT_NB_DB,
+        OPT_SB_DB,
+        OPT_SOCKET,
+        OPT_SOCKET_MODE,
+        OPT_CHASSIS,
+        OPT_UNIXCTL,
+        OPT_BOOTSTRAP_CA_CERT,
+        OPT_SSL_PROTOCOLS,
+        OPT_SSL_CIPHERS,
+        VLOG_OPTION_ENUMS,
+        DAEMON_OPTION_ENUMS,
+    };
+    static const struct option long_options[] = {
+        {"ovs-db", required_argument, NULL, OPT_OVS_DB},
+        {"ovn-nb-db", required_argument, NULL, OPT_NB_DB},
+        {"ovn-sb-db", required_argument, NULL, OPT_SB_DB},
+        {"socket", required_argument, NULL, OPT_SOCKET},
+        {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+        {"chassis", required_argument, NULL, OPT_CHASSIS},
+        {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        VLOG_LONG_OPTIONS,
+        DAEMON_LONG_OPTIONS,
+        STREAM_SSL_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    char *short_options = ovs_cmdl_long_options_to_short_options(long_options);
+
+    memset(o, 0, sizeof *o);
+    o->socket_mode = 0600;
+    for (;;) {
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+        switch (c) {
+        case OPT_OVS_DB:
+            free(o->ovs_remote);
+            o->ovs_remote = xstrdup(optarg);
+            break;
+        case OPT_NB_DB:
+            free(o->nb_remote);
+            o->nb_remote = xstrdup(optarg);
+            break;
+        case OPT_SB_DB:
+            free(o->sb_remote);
+            o->sb_remote = xstrdup(optarg);
+            break;
+        case OPT_SOCKET:
+            free(o->socket_path);
+            o->socket_path = xstrdup(optarg);
+            break;
+        case OPT_SOCKET_MODE: {
+            char *end;
+            unsigned long mode = strtoul(optarg, &end, 8);
+            if (*end || mode > 0777) {
+                ovs_fatal(0, "--socket-mode: \"%s\" is not an octal mode",
+                          optarg);
+            }
+            o->socket_mode = mode;
+            break;
+        }
+        case OPT_CHASSIS:
+            free(o->chassis);
+            o->chassis = xstrdup(optarg);
+            break;
+        case OPT_UNIXCTL:
+            free(o->unixctl_path);
+            o->unixctl_path = xstrdup(optarg);
+            break;
+        case 'h':
+            usage();
+        case 'V':
+            printf("ovn-controller-ext (ovn-lm) %s\n",
+                   PROJECT_VERSION_STRING);
+            exit(EXIT_SUCCESS);
+        VLOG_OPTION_HANDLERS
+        DAEMON_OPTION_HANDLERS
+        STREAM_SSL_OPTION_HANDLERS
+        case '?':
+            exit(EXIT_FAILURE);
+        default:
+            abort();
+        }
+    }
+    free(short_options);
+
+    if (optind < argc) {
+        ovs_fatal(0, "unexpected argument \"%s\" (use --help)", argv[optind]);
+    }
+    if (!o->ovs_remote) {
+        o->ovs_remote = xasprintf("unix:%s/db.sock", ovs_rundir());
+    }
+    if (!o->nb_remote) {
+        const char *env = getenv("OVN_NB_DB");
+        const char *rundir = getenv("OVN_RUNDIR");
+        o->nb_remote = env ? xstrdup(env)
+                       : xasprintf("unix:%s/ovnnb_db.sock",
+                                   rundir ? rundir : "/var/run/ovn");
+    }
+    if (!o->socket_path) {
+        o->socket_path = xstrdup(OVN_LM_DEFAULT_SOCKET);
+    }
+}
+
+static void
+usage(void)
+{
+    printf("%s: the ovn-lm node daemon\n"
+           "usage: %s [OPTIONS]\n"
+           "\nDatabases:\n"
+           "  --ovs-db=REMOTE       Open_vSwitch database "
+           "(default: unix:%s/db.sock)\n"
+           "  --ovn-nb-db=REMOTE    OVN Northbound database (default: "
+           "$OVN_NB_DB or\n"
+           "                        unix:$OVN_RUNDIR/ovnnb_db.sock); "
+           "comma-separate the\n"
+           "                        remotes of a clustered database\n"
+           "  --ovn-sb-db=REMOTE    OVN Southbound database (default: "
+           "external_ids:ovn-remote)\n"
+           "\nNode:\n"
+           "  --socket=PATH         CNI socket (default: %s)\n"
+           "  --socket-mode=MODE    its file mode, octal (default: 0600)\n"
+           "  --chassis=NAME        chassis name (default: "
+           "external_ids:system-id)\n"
+           "  --unixctl=SOCKET      control socket for ovs-appctl\n",
+           program_name, program_name, ovs_rundir(), OVN_LM_DEFAULT_SOCKET);
+    stream_usage("database", true, true, false);
+    daemon_usage();
+    vlog_usage();
+    printf("\nOther options:\n"
+           "  -h, --help            display this help message\n"
+           "  -V, --version         display version information\n");
+    exit(EXIT_SUCCESS);
+}

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Installs every Debian 12 package ovn-lm needs to build, run and test.
+# Idempotent; run as root.  Set OVN_LM_SKIP_APT=1 to skip (e.g. offline).
+set -euo pipefail
+
+PACKAGES=(
+    # Build.
+    build-essential cmake pkg-config python3 libssl-dev
+    libmnl-dev libuv1-dev libcjson-dev
+    openvswitch-source          # libopenvswitch is built from this.
+    clang                       # libFuzzer targets.
+    # Runtime: OVS 3.1 and OVN 23.03, userspace datapath.
+    openvswitch-switch openvswitch-common ovn-central ovn-host ovn-common
+    # The lab and the tests.
+    iproute2 ethtool iputils-ping tcpdump procps util-linux
+    containernetworking-plugins # Reference "bridge" plugin, for benchmarks.
+)
+
+if [[ ${OVN_LM_SKIP_APT:-0} == 1 ]]; then
+    exit 0
+fi
+if [[ $(id -u) != 0 ]]; then
+    echo "install-deps.sh: must run as root" >&2
+    exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "install-deps.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # The packaged OVS/OVN services are not used: the lab runs its own
+    # daemons in namespaces.  Keep the postinst scripts from starting them.
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d.ovn-lm
+    chmod +x /usr/sbin/policy-rc.d.ovn-lm
+    had_policy=0
+    [[ -e /usr/sbin/policy-rc.d ]] && had_policy=1
+    [[ $had_policy == 1 ]] || cp /usr/sbin/policy-rc.d.ovn-lm /usr/sbin/policy-rc.d
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [[ $had_policy == 1 ]] || rm -f /usr/sbin/policy-rc.d
+    rm -f /usr/sbin/policy-rc.d.ovn-lm
+fi

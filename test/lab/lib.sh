@@ -1,0 +1,426 @@
+# shellcheck shell=bash
+#
+# lib.sh - helpers shared by lab.sh and by the tests that use the lab.
+#
+# Source it from bash:
+#
+#     . test/lab/lib.sh
+#     lab_load            # picks up LAB_PREFIX / LAB_DIR and $LAB_DIR/env
+#
+# This file only defines variables and functions; it does not change the
+# caller's shell options.  Every function is written to work under
+# 'set -euo pipefail', which is what lab.sh and the tests use.
+#
+# Naming (P = $LAB_PREFIX, at most 6 characters of [a-z0-9], first a letter):
+#   netns   ${P}c          central: NB/SB ovsdb-servers, ovn-northd, underlay
+#                          Linux bridge ${P}br holding $LAB_CENTRAL_IP
+#   netns   ${P}hN         chassis N: ovsdb-server, ovs-vswitchd,
+#                          ovn-controller (and ovn-controller-ext)
+#   netns   ${P}p-NAME     pod namespaces made by lab_pod_netns
+#   link    ${P}uN         underlay veth, central end (port of ${P}br)
+#   link    ${P}nN         underlay veth, chassis end (port of br-phy)
+#   dir     $LAB_DIR       default /tmp/ovn-lm-lab-$P, holds everything else
+# The prefix carries no '-', so "${P}p-" can never be another lab's prefix
+# and lab.sh down can match its own names exactly.
+
+# shellcheck disable=SC2034  # used by lab.sh, the tests and the env file
+# Fixed lab constants.  Private addresses are fine: they only ever exist
+# inside namespaces the lab creates.
+LAB_UNDERLAY_NET=172.31.0          # chassis N is .N, central is .254
+LAB_CENTRAL_IP=172.31.0.254
+LAB_UNDERLAY_PLEN=24
+LAB_UNDERLAY_MTU=1500
+LAB_POD_MTU=1442                   # 1500 - 58 bytes of Geneve encapsulation
+LAB_SWITCH=ls0
+LAB_SUBNET=10.244.0.0/24
+LAB_EXCLUDE_IPS=10.244.0.1         # kept free as a future gateway address
+LAB_NB_PORT=6641
+LAB_SB_PORT=6642
+LAB_MAX_CHASSIS=99
+
+# Debian puts ovs-vswitchd and ovsdb-server in /usr/sbin.
+case ":$PATH:" in
+*:/usr/sbin:*) ;;
+*) PATH=$PATH:/usr/sbin ;;
+esac
+
+lab_die() {
+    echo "lab: error: $*" >&2
+    return 1
+}
+
+lab_log() {
+    echo "lab: $*" >&2
+}
+
+# Time in milliseconds since the epoch; bash 5 gives it without a fork.
+lab_now_ms() {
+    local t=${EPOCHREALTIME/./}
+    echo $((t / 1000))
+}
+
+# lab_valid_prefix P: succeeds if 'P' is usable as a lab prefix.  Interface
+# names are at most 15 bytes, and "${P}u99" must fit.
+lab_valid_prefix() {
+    [[ $1 =~ ^[a-z][a-z0-9]{0,5}$ ]]
+}
+
+# lab_new_prefix: prints a random prefix that no lab on this machine uses.
+# Tests should use it instead of deriving one from $$ (PIDs can have 7
+# digits, and two test runs must never share a prefix).
+lab_new_prefix() {
+    local chars=abcdefghijklmnopqrstuvwxyz0123456789 p i
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        p=l
+        for i in 1 2 3 4 5; do
+            p+=${chars:SRANDOM % 36:1}
+        done
+        if [[ ! -e /tmp/ovn-lm-lab-$p && ! -e /run/netns/${p}c ]]; then
+            echo "$p"
+            return 0
+        fi
+    done
+    lab_die "could not find a free prefix"
+}
+
+# lab_resolve: fills in LAB_PREFIX and LAB_DIR from each other.  With only
+# LAB_DIR set, the prefix is read back from $LAB_DIR/prefix (written by up).
+lab_resolve() {
+    if [[ -z ${LAB_PREFIX:-} && -n ${LAB_DIR:-} && -r $LAB_DIR/prefix ]]; then
+        LAB_PREFIX=$(<"$LAB_DIR/prefix")
+    fi
+    [[ -n ${LAB_PREFIX:-} ]] ||
+        lab_die "LAB_PREFIX (or LAB_DIR of a lab) must be set" || return
+    lab_valid_prefix "$LAB_PREFIX" ||
+        lab_die "bad LAB_PREFIX '$LAB_PREFIX': want [a-z][a-z0-9]{0,5}" ||
+        return
+    LAB_DIR=${LAB_DIR:-/tmp/ovn-lm-lab-$LAB_PREFIX}
+    if [[ -r $LAB_DIR/prefix && $(<"$LAB_DIR/prefix") != "$LAB_PREFIX" ]]
+    then
+        lab_die "$LAB_DIR belongs to lab '$(<"$LAB_DIR/prefix")'," \
+            "not '$LAB_PREFIX'"
+        return
+    fi
+    export LAB_PREFIX LAB_DIR
+}
+
+# lab_load: resolve the lab and source $LAB_DIR/env if it exists.
+lab_load() {
+    lab_resolve || return
+    if [[ -r $LAB_DIR/env ]]; then
+        # shellcheck source=/dev/null
+        . "$LAB_DIR/env"
+    fi
+}
+
+# --- names -----------------------------------------------------------------
+
+lab_ns_central() { echo "${LAB_PREFIX}c"; }
+lab_ns_chassis() { echo "${LAB_PREFIX}h$1"; }
+lab_ns_pod() { echo "${LAB_PREFIX}p-$1"; }
+lab_central_dir() { echo "$LAB_DIR/central"; }
+lab_chassis_dir() { echo "$LAB_DIR/h$1"; }
+lab_chassis_name() { echo "${LAB_PREFIX}-chassis-$1"; }
+lab_chassis_hostname() { echo "${LAB_PREFIX}-node-$1"; }
+lab_chassis_ip() { echo "$LAB_UNDERLAY_NET.$1"; }
+# br-phy's MAC on chassis N: fixed, so tunnels can be pre-resolved and
+# captures are readable.  Locally administered.
+lab_chassis_mac() { printf '0a:00:ac:1f:00:%02x\n' "$1"; }
+lab_nb_db() { echo "unix:$LAB_DIR/central/nb.sock"; }
+lab_sb_db() { echo "unix:$LAB_DIR/central/sb.sock"; }
+lab_ovs_db() { echo "unix:$LAB_DIR/h$1/db.sock"; }
+
+# lab_is_lab_netns NAME: succeeds if netns 'NAME' belongs to this lab.
+# Exact patterns, so prefix "lm1" never matches lab "lm12"'s "lm12h1".
+lab_is_lab_netns() {
+    [[ $1 =~ ^${LAB_PREFIX}(c|u|h[0-9]+|p-.+)$ ]]
+}
+
+# lab_netns_list: prints this lab's network namespaces, one a line.
+lab_netns_list() {
+    local ns
+    [[ -d /run/netns ]] || return 0
+    for ns in /run/netns/*; do
+        ns=${ns##*/}
+        if lab_is_lab_netns "$ns"; then
+            echo "$ns"
+        fi
+    done
+}
+
+# --- running things --------------------------------------------------------
+
+# lab_chassis_env N: prints the environment that keeps chassis N's OVS and
+# OVN tools out of the system's /var/run, /var/log, /etc: every daemon,
+# appctl and vsctl finds its sockets and pidfiles under $LAB_DIR/hN.
+lab_chassis_env() {
+    local d
+    d=$(lab_chassis_dir "$1")
+    printf '%s\n' "OVS_RUNDIR=$d" "OVS_LOGDIR=$d" "OVS_DBDIR=$d" \
+        "OVS_SYSCONFDIR=$d" "OVN_RUNDIR=$d" "OVN_LOGDIR=$d" "OVN_DBDIR=$d" \
+        "OVN_SYSCONFDIR=$d"
+}
+
+lab_central_env() {
+    local d
+    d=$(lab_central_dir)
+    printf '%s\n' "OVS_RUNDIR=$d" "OVS_LOGDIR=$d" "OVS_DBDIR=$d" \
+        "OVS_SYSCONFDIR=$d" "OVN_RUNDIR=$d" "OVN_LOGDIR=$d" "OVN_DBDIR=$d" \
+        "OVN_SYSCONFDIR=$d"
+}
+
+# lab_exec_chassis N CMD...: runs 'CMD' inside chassis N's netns with its
+# OVS/OVN environment.
+lab_exec_chassis() {
+    local n=$1 envs
+    shift
+    mapfile -t envs < <(lab_chassis_env "$n")
+    ip netns exec "$(lab_ns_chassis "$n")" env "${envs[@]}" "$@"
+}
+
+# lab_exec_central CMD...: runs 'CMD' inside the central netns.
+lab_exec_central() {
+    local envs
+    mapfile -t envs < <(lab_central_env)
+    ip netns exec "$(lab_ns_central)" env "${envs[@]}" "$@"
+}
+
+# lab_exec_pod NAME CMD...: runs 'CMD' inside pod netns ${P}p-NAME.
+lab_exec_pod() {
+    local name=$1
+    shift
+    ip netns exec "$(lab_ns_pod "$name")" "$@"
+}
+
+# Database clients.  They talk over unix sockets, so they need no netns.
+lab_nbctl() { ovn-nbctl --db="$(lab_nb_db)" "$@"; }
+lab_sbctl() { ovn-sbctl --db="$(lab_sb_db)" "$@"; }
+
+# lab_vsctl N ARGS...: ovs-vsctl against chassis N's Open_vSwitch db.
+lab_vsctl() {
+    local n=$1
+    shift
+    ovs-vsctl --db="$(lab_ovs_db "$n")" "$@"
+}
+
+# lab_ofctl N CMD [ARGS...]: ovs-ofctl on chassis N's br-int, e.g.
+# 'lab_ofctl 1 dump-flows'.  Talks to the bridge's management socket.
+lab_ofctl() {
+    local n=$1 cmd=$2
+    shift 2
+    ovs-ofctl -O OpenFlow15 "$cmd" \
+        "unix:$(lab_chassis_dir "$n")/br-int.mgmt" "$@"
+}
+
+# lab_ovs_appctl N ARGS...: ovs-appctl to chassis N's ovs-vswitchd.
+lab_ovs_appctl() {
+    local n=$1
+    shift
+    ovs-appctl -t "$(lab_chassis_dir "$n")/ovs-vswitchd.ctl" "$@"
+}
+
+# lab_ovn_appctl N ARGS...: ovn-appctl to chassis N's ovn-controller.
+# ovn-controller 23.03 has no --unixctl; its socket is found through the
+# pidfile in OVN_RUNDIR.
+lab_ovn_appctl() {
+    local n=$1 envs
+    shift
+    mapfile -t envs < <(lab_chassis_env "$n")
+    env "${envs[@]}" ovn-appctl -t ovn-controller "$@"
+}
+
+# lab_wait TIMEOUT_S DESC CMD...: polls 'CMD' every 50 ms until it succeeds
+# or 'TIMEOUT_S' seconds pass.  Polling beats fixed sleeps: the lab is up as
+# soon as it is ready, and slow machines just take longer.
+lab_wait() {
+    local timeout=$1 desc=$2 deadline
+    shift 2
+    deadline=$(($(lab_now_ms) + timeout * 1000))
+    until "$@" >/dev/null 2>&1; do
+        if (($(lab_now_ms) > deadline)); then
+            lab_die "timed out after ${timeout}s waiting for $desc"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# --- processes -------------------------------------------------------------
+
+# lab_pid_alive PID: succeeds if process 'PID' exists and is not a zombie.
+# Daemons are reparented to PID 1, and some container inits reap only every
+# second or two: 'kill -0' would call a dead daemon alive until then.
+lab_pid_alive() {
+    local stat
+    # Not $(<file): with errexit, bash exits on its redirection failure even
+    # inside an 'if'.
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != [ZX] ]]
+}
+
+# lab_pid_in_lab_netns PID: succeeds if process 'PID' lives in one of this
+# lab's network namespaces.
+lab_pid_in_lab_netns() {
+    local ns inode
+    ns=$(readlink "/proc/$1/ns/net" 2>/dev/null) || return 1
+    while IFS= read -r inode; do
+        [[ $ns != "net:[$inode]" ]] || return 0
+    done < <(lab_netns_list | sed 's|^|/run/netns/|' |
+        xargs -r stat -L -c %i 2>/dev/null)
+    return 1
+}
+
+# lab_pidfile_pid FILE: prints the PID in pidfile 'FILE' if that process is
+# alive and is one of this lab's: its command line names $LAB_DIR/ (every
+# process the lab starts gets --pidfile=$LAB_DIR/...), or, for a daemon
+# that rewrites its process title, it runs in one of the lab's namespaces.
+# This guards against a stale pidfile whose PID now belongs to someone else.
+lab_pidfile_pid() {
+    local file=$1 pid cmdline
+    [[ -r $file ]] || return 1
+    pid=$(cat "$file" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    lab_pid_alive "$pid" || return 1
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+    [[ $cmdline == *"$LAB_DIR/"* ]] || lab_pid_in_lab_netns "$pid" || return 1
+    echo "$pid"
+}
+
+# lab_stop_pidfiles FILE...: stops the processes named by pidfiles 'FILE'
+# (SIGTERM, then SIGKILL after 3 s).  Missing or stale pidfiles are fine.
+lab_stop_pidfiles() {
+    local f pid pids=() deadline left
+    for f in "$@"; do
+        if pid=$(lab_pidfile_pid "$f"); then
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+    done
+    ((${#pids[@]})) || return 0
+    deadline=$(($(lab_now_ms) + 3000))
+    while :; do
+        left=()
+        for pid in "${pids[@]}"; do
+            if lab_pid_alive "$pid"; then
+                left+=("$pid")
+            fi
+        done
+        ((${#left[@]})) || return 0
+        if (($(lab_now_ms) > deadline)); then
+            lab_log "SIGKILL to ${left[*]} (did not exit on SIGTERM)"
+            kill -KILL "${left[@]}" 2>/dev/null || true
+            return 0
+        fi
+        sleep 0.02
+    done
+}
+
+# --- the project's daemon --------------------------------------------------
+
+lab_daemon_pidfile() { echo "$(lab_chassis_dir "$1")/ovn-controller-ext.pid"; }
+
+# lab_daemon_start N: starts $LAB_DAEMON (ovn-controller-ext) in chassis N,
+# with the lab's paths and the words of $LAB_DAEMON_ARGS appended.  Fails if
+# it is already running.  Waits until its pidfile names a live process.
+lab_daemon_start() {
+    local n=$1 d nb extra=() pidfile
+    [[ -n ${LAB_DAEMON:-} ]] || lab_die "LAB_DAEMON is not set" || return
+    [[ -x $LAB_DAEMON ]] ||
+        lab_die "LAB_DAEMON '$LAB_DAEMON' is not executable" || return
+    [[ -d $(lab_chassis_dir "$n") ]] ||
+        lab_die "no chassis $n in $LAB_DIR" || return
+    d=$(lab_chassis_dir "$n")
+    nb=$(lab_nb_db)
+    pidfile=$(lab_daemon_pidfile "$n")
+    if lab_pidfile_pid "$pidfile" >/dev/null; then
+        lab_die "ovn-controller-ext already runs on chassis $n" \
+            "(pid $(lab_pidfile_pid "$pidfile"))"
+        return
+    fi
+    read -r -a extra <<<"${LAB_DAEMON_ARGS:-}"
+    lab_exec_chassis "$n" "$LAB_DAEMON" \
+        --ovs-db="unix:$d/db.sock" \
+        --ovn-nb-db="$nb" \
+        --socket="$d/ovn-lm.sock" \
+        --pidfile="$pidfile" \
+        --log-file="$d/ovn-controller-ext.log" \
+        --unixctl="$d/ovn-controller-ext.ctl" \
+        --detach "${extra[@]}" || {
+        lab_die "ovn-controller-ext failed to start on chassis $n" \
+            "(see $d/ovn-controller-ext.log)"
+        return
+    }
+    # --detach returns once the daemon is ready, so this should pass at
+    # once; the wait only covers daemons that write the pidfile late.
+    lab_wait 5 "ovn-controller-ext pidfile on chassis $n" \
+        lab_pidfile_pid "$pidfile"
+}
+
+# lab_daemon_stop N: stops chassis N's ovn-controller-ext by PID.  Not
+# running is not an error.
+lab_daemon_stop() {
+    lab_stop_pidfiles "$(lab_daemon_pidfile "$1")"
+}
+
+# --- pods ------------------------------------------------------------------
+
+# lab_pod_netns NAME: creates netns ${P}p-NAME with lo up and prints its path
+# (/run/netns/...), as a CNI runtime would pass it in CNI_NETNS.  Fails if
+# it exists: a leftover namespace means a test leaked one.
+lab_pod_netns() {
+    local ns
+    ns=$(lab_ns_pod "$1")
+    [[ ! -e /run/netns/$ns ]] || lab_die "netns $ns already exists" || return
+    ip netns add "$ns" || return
+    ip -n "$ns" link set lo up || return
+    echo "/run/netns/$ns"
+}
+
+# lab_pod_netns_del NAME: deletes pod netns ${P}p-NAME (and so its links).
+lab_pod_netns_del() {
+    local ns
+    ns=$(lab_ns_pod "$1")
+    [[ ! -e /run/netns/$ns ]] || ip netns del "$ns"
+}
+
+# lab_pod_attach N NAME IFACE_ID MAC IP/PLEN [HOST_IF]: plumbs pod netns
+# ${P}p-NAME into chassis N by hand, the way a CNI plugin would: a veth with
+# eth0 in the pod and 'HOST_IF' (default v-NAME, at most 15 bytes) in the
+# chassis netns on br-int with external_ids:iface-id='IFACE_ID'.  MTU is
+# $LAB_POD_MTU on both ends and tx checksum offload is off on both ends: the
+# userspace datapath reads frames with AF_PACKET and would forward
+# never-filled checksums otherwise.  Does not wait for ovn-installed.
+lab_pod_attach() {
+    local n=$1 name=$2 iface_id=$3 mac=$4 ip=$5 host_if=${6:-v-$2}
+    local hns pns
+    hns=$(lab_ns_chassis "$n")
+    pns=$(lab_ns_pod "$name")
+    ((${#host_if} <= 15)) ||
+        lab_die "interface name '$host_if' is longer than 15 bytes" || return
+    ip -n "$hns" link add "$host_if" mtu "$LAB_POD_MTU" type veth \
+        peer name eth0 netns "$pns" mtu "$LAB_POD_MTU" || return
+    ip netns exec "$hns" ethtool -K "$host_if" tx off >/dev/null || return
+    ip netns exec "$pns" ethtool -K eth0 tx off >/dev/null || return
+    ip -n "$pns" link set eth0 address "$mac" || return
+    ip -n "$pns" addr add "$ip" dev eth0 || return
+    ip -n "$pns" link set eth0 up || return
+    ip -n "$hns" link set "$host_if" up || return
+    lab_vsctl "$n" --timeout=10 add-port br-int "$host_if" \
+        -- set Interface "$host_if" "external_ids:iface-id=$iface_id"
+}
+
+# lab_ovn_installed N IFNAME: succeeds if ovn-controller on chassis N has
+# finished installing flows for interface 'IFNAME'.
+lab_ovn_installed() {
+    local v
+    v=$(lab_vsctl "$1" --if-exists get Interface "$2" \
+        external_ids:ovn-installed 2>/dev/null) || return 1
+    [[ $v == '"true"' || $v == true ]]
+}
+
+# lab_wait_ovn_installed N IFNAME [TIMEOUT_S]
+lab_wait_ovn_installed() {
+    lab_wait "${3:-10}" "ovn-installed on $2 (chassis $1)" \
+        lab_ovn_installed "$1" "$2"
+}
