@@ -1209,6 +1209,10 @@ check_run(const struct job *job, const struct attach_ctx *ctx)
                          ETH_ADDR_ARGS(want.mac), IP_ARGS(want.ip));
     }
 
+    if (!spec.mtu) {
+        /* Results before 1.1.0 carry no MTU: expect what ADD would set. */
+        spec.mtu = req->conf.mtu ? req->conf.mtu : ctx->default_mtu;
+    }
     spec.netns_path = req->netns;
     spec.ifname = req->ifname;
     spec.host_ifname = host_ifname;

@@ -1,0 +1,134 @@
+# lib-cni.sh: helpers for tests that drive the `ovn-lm` CNI binary exactly as
+# a container runtime does (environment + network configuration on stdin)
+# against ovn-controller-ext daemons in the lab (test/lab).  Source it after
+# test/lab/lib.sh; needs OVN_LM_CNI (the plugin binary) and LAB_DAEMON.
+
+# ---- Results -------------------------------------------------------------
+
+T_PASSED=0
+T_FAILED=0
+T_NAME=
+
+t_begin() {
+    T_NAME=$1
+}
+
+t_ok() {
+    T_PASSED=$((T_PASSED + 1))
+    printf 'ok   %s%s\n' "${T_NAME:+$T_NAME: }" "$1"
+}
+
+t_fail() {
+    T_FAILED=$((T_FAILED + 1))
+    printf 'FAIL %s%s\n' "${T_NAME:+$T_NAME: }" "$1"
+}
+
+# t_check DESCRIPTION CMD...: passes if CMD succeeds.
+t_check() {
+    local what=$1
+    shift
+    if "$@"; then
+        t_ok "$what"
+    else
+        t_fail "$what"
+    fi
+}
+
+# t_summary: the closing line ctest and CI read; returns non-zero on failure.
+t_summary() {
+    echo "$T_PASSED passed, $T_FAILED failed"
+    ((T_FAILED == 0))
+}
+
+# ---- The CNI binary -------------------------------------------------------
+
+# cni_conf N [JSON-MERGE]: prints a network configuration for chassis N's
+# daemon; JSON-MERGE (an object) overrides or adds keys.
+cni_conf() {
+    local n=$1 merge=${2:-'{}'} sock
+    sock=$(lab_var "LAB_H${n}_DAEMON_SOCK")
+    python3 - "$sock" "$LAB_DIR/cni-state" "$merge" <<'PY'
+import json, sys
+conf = {"cniVersion": "1.0.0", "name": "ovnlm", "type": "ovn-lm",
+        "socket": sys.argv[1], "stateDir": sys.argv[2],
+        "logicalSwitch": "ls0", "readyTimeout": 10}
+conf.update(json.loads(sys.argv[3]))
+print(json.dumps(conf))
+PY
+}
+
+# cni_run COMMAND CONTAINERID NETNS IFNAME CNI_ARGS CONF: runs the plugin
+# with that environment and CONF on stdin.  Sets CNI_OUT (stdout), CNI_ERR
+# (stderr) and CNI_RC (exit status); always returns 0.
+cni_run() {
+    local cmd=$1 cid=$2 netns=$3 ifname=$4 args=$5 conf=$6 errf
+    errf=$(mktemp)
+    CNI_RC=0
+    CNI_OUT=$(env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" \
+        CNI_NETNS="$netns" CNI_IFNAME="$ifname" CNI_ARGS="$args" \
+        CNI_PATH=/opt/cni/bin "$OVN_LM_CNI" <<<"$conf" 2>"$errf") ||
+        CNI_RC=$?
+    CNI_ERR=$(cat "$errf")
+    rm -f "$errf"
+    return 0
+}
+
+# json_get JSON EXPR: evaluates the Python expression EXPR on the parsed
+# JSON (as 'j') and prints the result.
+json_get() {
+    python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# cni_code: the CNI error code in CNI_OUT, or "none".
+cni_code() {
+    python3 -c 'import json,sys
+try:
+    print(json.loads(sys.argv[1]).get("code", "none"))
+except Exception:
+    print("unparsable")' "$CNI_OUT"
+}
+
+# cni_add_pod N NAME [CNI_ARGS] [CONF-MERGE]: creates pod netns NAME and
+# attaches it through chassis N.  Sets POD_IP and POD_CID.
+cni_add_pod() {
+    local n=$1 name=$2 args=${3:-} merge=${4:-'{}'} netns
+    netns=$(lab_pod_netns "$name")
+    POD_CID="cid-$name"
+    cni_run ADD "$POD_CID" "$netns" eth0 \
+        "${args:-K8S_POD_NAMESPACE=default;K8S_POD_NAME=$name}" \
+        "$(cni_conf "$n" "$merge")"
+    if ((CNI_RC != 0)); then
+        echo "ADD $name failed ($CNI_RC): $CNI_OUT $CNI_ERR" >&2
+        return 1
+    fi
+    POD_IP=$(json_get "$CNI_OUT" 'j["ips"][0]["address"].split("/")[0]')
+}
+
+# ---- What exists ----------------------------------------------------------
+
+# lab_var NAME: the value of variable NAME.
+lab_var() {
+    printf '%s' "${!1}"
+}
+
+# leaks: prints every veth, OVS port, ovn-lm logical port and attachment
+# record that exists in the lab; empty output means nothing is left.
+leaks() {
+    local n
+    for ((n = 1; n <= LAB_CHASSIS; n++)); do
+        ip -n "$(lab_var "LAB_H${n}_NETNS")" -o link show 2>/dev/null |
+            awk -F': ' '{print $2}' | grep '^lm' | sed "s/^/h$n link /" || :
+        lab_vsctl "$n" list-ports br-int 2>/dev/null | grep '^lm' |
+            sed "s/^/h$n ovs-port /" || :
+    done
+    lab_nbctl --bare --columns=name,external_ids find Logical_Switch_Port \
+        'external_ids:"ovn-lm/container-id"!=""' 2>/dev/null |
+        grep -v '^$' | sed 's/^/nb /' || :
+    find "$LAB_DIR/cni-state" -type f 2>/dev/null | sed 's/^/record /' || :
+}
+
+# pod_ping FROM-POD IP: one-second ping from pod netns FROM-POD.
+pod_ping() {
+    ip netns exec "$(lab_ns_pod "$1")" ping -c 2 -i 0.2 -W 2 -q "$2" \
+        >/dev/null 2>&1
+}
