@@ -821,7 +821,11 @@ add_run_plumb(struct job *job, const struct attach_ctx *ctx)
     struct pod_net_state state;
     int err = pod_net_add(&spec, &state, &error);
     if (err) {
-        job_fail(job, ctx, err == ENOENT ? OVN_LM_CNI_INVALID_ENV
+        /* pod-net reports a missing namespace as ENOENT and a path that is
+         * not one as EINVAL: both are a bad CNI_NETNS. */
+        job_fail(job, ctx,
+                 (err == ENOENT || err == EINVAL || err == ENOTDIR
+                  || err == EACCES) ? OVN_LM_CNI_INVALID_ENV
                  : OVN_LM_CNI_NETLINK_FAILURE,
                  "%s", error ? error : ovs_strerror(err));
         free(error);
