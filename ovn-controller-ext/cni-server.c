@@ -109,6 +109,31 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf OVS_UNUSED)
                      conn->server->aux);
 }
 
+/* The socket's file mode already keeps others out; this also refuses a
+ * peer whose credentials are not root's or the daemon's own, in case the
+ * socket was made reachable by mistake (a bind mount, a looser mode). */
+static bool
+peer_is_trusted(struct cni_server_conn *conn)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    uv_os_fd_t fd;
+
+    if (uv_fileno((uv_handle_t *) &conn->pipe, &fd)
+        || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+        VLOG_WARN_RL(&rl, "cannot read the peer's credentials: %s",
+                     ovs_strerror(errno));
+        return false;
+    }
+    if (cred.uid != 0 && cred.uid != geteuid()) {
+        VLOG_WARN_RL(&rl, "refused CNI connection from pid %d uid %u",
+                     (int) cred.pid, (unsigned int) cred.uid);
+        return false;
+    }
+    return true;
+}
+
 static void
 connection_cb(uv_stream_t *listener, int status)
 {
@@ -128,6 +153,10 @@ connection_cb(uv_stream_t *listener, int status)
     server->n_conns++;
 
     int error = uv_accept(listener, (uv_stream_t *) &conn->pipe);
+    if (!error && !peer_is_trusted(conn)) {
+        conn_close(conn);
+        return;
+    }
     if (!error) {
         error = uv_read_start((uv_stream_t *) &conn->pipe, alloc_cb, read_cb);
     }
