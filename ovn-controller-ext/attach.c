@@ -191,15 +191,13 @@ attach_submit(struct attach *a, struct cni_server_conn *conn,
              job->req.container_id, job->req.ifname, job->req.netns);
 }
 
+/* Answers the job's request.  attach_run() frees the job afterwards. */
 static void
-job_finish(struct attach *a, struct job *job, char *response)
+job_finish(struct attach *a OVS_UNUSED, struct job *job, char *response)
 {
     cni_server_reply(job->conn, response);
     job->conn = NULL;
     job->state = JOB_DONE;
-    ovs_list_remove(&job->node);
-    a->n_jobs--;
-    job_destroy(job);
 }
 
 static bool
@@ -1334,16 +1332,18 @@ attach_run(struct attach *a, const struct attach_ctx *ctx)
 
     LIST_FOR_EACH_SAFE (job, node, &a->jobs) {
         /* A job may pass through several states in one go. */
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < 8 && job->state != JOB_DONE; i++) {
             enum job_state before = job->state;
             job_run(a, job, ctx);
             if (before == JOB_TEARDOWN || before == JOB_WAIT_INSTALLED
                 || job->state == before) {
                 break;
             }
-            if (job->state == JOB_DONE) {
-                break;
-            }
+        }
+        if (job->state == JOB_DONE) {
+            ovs_list_remove(&job->node);
+            a->n_jobs--;
+            job_destroy(job);
         }
     }
 }

@@ -276,6 +276,12 @@ main(int argc, char *argv[])
     free(d.sb_remote_in_use);
     free(d.chassis);
     free(d.bridge);
+    free(d.opts.ovs_remote);
+    free(d.opts.nb_remote);
+    free(d.opts.sb_remote);
+    free(d.opts.socket_path);
+    free(d.opts.chassis);
+    free(d.opts.unixctl_path);
     service_stop();
     return 0;
 }

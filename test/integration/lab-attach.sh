@@ -112,5 +112,6 @@ t_begin leaks
 left=$(leaks)
 t_check "no veth, OVS port, logical port or record left${left:+: $left}" [ -z "$left" ]
 t_check "daemon logs hold no ERR" bash -c "! grep -h '|ERR|' $LAB_DIR/h*/ovn-controller-ext.log"
+lab_daemons_exit
 
 t_summary

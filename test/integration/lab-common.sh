@@ -32,6 +32,11 @@ lab_teardown() {
 trap lab_teardown EXIT
 trap 'exit 130' INT TERM
 
+# With a sanitizer build, reports of detached daemons would be lost with
+# their stderr: send them into the lab, where t_summary looks.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$LAB_DIR/sanitizer"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$LAB_DIR/sanitizer"
+
 "$LAB_SH" up >/dev/null || { echo "lab did not come up"; exit 1; }
 lab_load
 # lab_load sources the env file, which names the daemon it was built with.

@@ -35,7 +35,15 @@ t_check() {
 }
 
 # t_summary: the closing line ctest and CI read; returns non-zero on failure.
+# Sanitizer reports of the lab's daemons and of the plugin count as
+# failures (lab-common.sh points ASan's log_path into the lab).
 t_summary() {
+    local f
+    for f in "${LAB_DIR:-/nonexistent}"/sanitizer.*; do
+        [[ -e $f ]] || continue
+        t_fail "sanitizer report $f:"
+        head -40 "$f"
+    done
     echo "$T_PASSED passed, $T_FAILED failed"
     ((T_FAILED == 0))
 }
@@ -131,4 +139,18 @@ leaks() {
 pod_ping() {
     ip netns exec "$(lab_ns_pod "$1")" ping -c 2 -i 0.2 -W 2 -q "$2" \
         >/dev/null 2>&1
+}
+
+# lab_daemons_exit: asks every chassis's daemon to exit (ovs-appctl exit)
+# and waits for it, so that a sanitizer build writes its exit-time reports
+# (LeakSanitizer) before t_summary reads them.
+lab_daemons_exit() {
+    local n pid
+    for ((n = 1; n <= LAB_CHASSIS; n++)); do
+        pid=$(lab_pidfile_pid "$(lab_var "LAB_H${n}_DAEMON_PIDFILE")") ||
+            continue
+        ovs-appctl -t "$(lab_var "LAB_H${n}_DAEMON_CTL")" exit >/dev/null 2>&1
+        lab_wait 10 "daemon $n to exit" bash -c "! kill -0 $pid 2>/dev/null" ||
+            t_fail "daemon on chassis $n did not exit"
+    done
 }
