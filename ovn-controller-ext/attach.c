@@ -11,6 +11,8 @@
 #include "cni-request.h"
 #include "cni-server.h"
 #include "lib/ovn-nb-idl.h"
+#include "lib/ovn-sb-idl.h"
+#include "migration.h"
 #include "lib/vswitch-idl.h"
 #include "nb-port.h"
 #include "openvswitch/dynamic-string.h"
@@ -42,6 +44,8 @@ VLOG_DEFINE_THIS_MODULE(attach);
 
 enum job_state {
     JOB_START,
+    JOB_MIG_REARM,          /* ADD, target: clearing a stale activation. */
+    JOB_MIG_PREPARE,        /* ADD, target: multi-chassis options in flight. */
     JOB_NB_COMMIT,          /* ADD: logical port transaction in flight. */
     JOB_NB_DYNAMIC,         /* ADD: waiting for northd's address. */
     JOB_NB_SECURITY,        /* ADD: port security transaction in flight. */
@@ -54,6 +58,8 @@ enum job_state {
 
 static const char *const job_state_names[] = {
     [JOB_START] = "start",
+    [JOB_MIG_REARM] = "migration-rearm",
+    [JOB_MIG_PREPARE] = "migration-prepare",
     [JOB_NB_COMMIT] = "nb-commit",
     [JOB_NB_DYNAMIC] = "nb-dynamic-address",
     [JOB_NB_SECURITY] = "nb-port-security",
@@ -96,6 +102,8 @@ struct job {
     bool dynamic;
     int mtu;
     bool lsp_created;               /* This job inserted the port. */
+    bool mig_target;                /* ADD of a migration's target. */
+    bool rearm_sent;
     bool net_created;
     struct eth_addr host_mac;
 
@@ -200,6 +208,22 @@ job_finish(struct attach *a OVS_UNUSED, struct job *job, char *response)
     job->state = JOB_DONE;
 }
 
+/* The Southbound binding of logical port 'lport', or NULL. */
+const struct sbrec_port_binding *
+attach_find_port_binding(const struct attach_ctx *ctx, const char *lport)
+{
+    if (!ctx->sb_idl || !ctx->sb_pb_by_lport) {
+        return NULL;
+    }
+    struct sbrec_port_binding *key
+        = sbrec_port_binding_index_init_row(ctx->sb_pb_by_lport);
+    sbrec_port_binding_index_set_logical_port(key, lport);
+    const struct sbrec_port_binding *pb
+        = sbrec_port_binding_index_find(ctx->sb_pb_by_lport, key);
+    sbrec_port_binding_index_destroy_row(key);
+    return pb;
+}
+
 static bool
 idl_ready(struct ovsdb_idl *idl)
 {
@@ -280,22 +304,31 @@ struct teardown_target {
     bool lsp_created;
 };
 
-/* Finds the logical port held by ('container_id', 'ifname'): first through
- * the OVS interface's iface-id, else by scanning for the ownership keys. */
+static bool
+is_holder(const struct nbrec_logical_switch_port *lsp,
+          const char *container_id, const char *ifname)
+{
+    return (nb_port_is_owned_by(lsp, container_id, ifname)
+            || migration_is_target(lsp, container_id, ifname));
+}
+
+/* Finds the logical port that ('container_id', 'ifname') holds, as its
+ * owner or as a migration's target: first through the OVS interface's
+ * iface-id, else by scanning for the keys. */
 static const struct nbrec_logical_switch_port *
-find_owned_lsp(const struct attach_ctx *ctx, const char *container_id,
-               const char *ifname, const char *iface_id)
+find_held_lsp(const struct attach_ctx *ctx, const char *container_id,
+              const char *ifname, const char *iface_id)
 {
     const struct nbrec_logical_switch_port *lsp;
 
     if (iface_id) {
         lsp = nb_port_find(ctx->nb_ix, iface_id);
-        if (lsp && nb_port_is_owned_by(lsp, container_id, ifname)) {
+        if (lsp && is_holder(lsp, container_id, ifname)) {
             return lsp;
         }
     }
     NBREC_LOGICAL_SWITCH_PORT_FOR_EACH (lsp, ctx->nb_idl) {
-        if (nb_port_is_owned_by(lsp, container_id, ifname)) {
+        if (is_holder(lsp, container_id, ifname)) {
             return lsp;
         }
     }
@@ -337,20 +370,50 @@ teardown_add_target(struct job *job, const struct attach_ctx *ctx,
         ovs_port_delete(ctx->ovs_idl, port);
     }
 
-    if (t->lsp_only_if_created && !t->lsp_created) {
+    const struct nbrec_logical_switch_port *lsp
+        = find_held_lsp(ctx, t->container_id, t->ifname, iface_id);
+    if (!lsp) {
         return;
     }
-    const struct nbrec_logical_switch_port *lsp
-        = find_owned_lsp(ctx, t->container_id, t->ifname, iface_id);
-    if (lsp) {
-        if (!job->nb_txn) {
-            job->nb_txn = ovsdb_idl_txn_create(ctx->nb_idl);
-            ovsdb_idl_txn_add_comment(job->nb_txn,
-                                      "ovn-controller-ext: %s %s",
-                                      cni_command_to_string(job->req.command),
-                                      t->container_id);
-        }
+
+    /* In a migration the port has two holders, and the one leaving hands
+     * it to the other: the target leaving rolls back (it never became the
+     * workload's home, or the migration failed), the source leaving
+     * completes (the workload lives on the target now).  Only the last
+     * holder deletes the port, so port-group and ACL memberships stay. */
+    enum migration_state final = MIGRATION_NONE;
+    if (migration_is_target(lsp, t->container_id, t->ifname)) {
+        final = MIGRATION_ROLLED_BACK;
+    } else if (t->lsp_only_if_created && !t->lsp_created) {
+        /* Undoing an ADD that found the port: not ours to remove. */
+        return;
+    } else if (migration_in_progress(lsp)) {
+        final = MIGRATION_COMPLETED;
+    }
+
+    if (!job->nb_txn) {
+        job->nb_txn = ovsdb_idl_txn_create(ctx->nb_idl);
+        ovsdb_idl_txn_add_comment(job->nb_txn,
+                                  "ovn-controller-ext: %s %s",
+                                  cni_command_to_string(job->req.command),
+                                  t->container_id);
+    }
+    if (final == MIGRATION_NONE) {
         nb_port_delete(ctx->nb_idl, ctx->nb_ix, lsp);
+        return;
+    }
+    VLOG_INFO("%s: %s of %s/%s %s the migration", lsp->name,
+              cni_command_to_string(job->req.command), t->container_id,
+              t->ifname, final == MIGRATION_COMPLETED ? "completes"
+                                                      : "rolls back");
+    if (ctx->migration) {
+        migration_log_final(ctx->migration, lsp, final);
+    }
+    if (final == MIGRATION_COMPLETED) {
+        migration_txn_complete(lsp);
+    } else {
+        migration_txn_rollback(lsp, job->req.command == CNI_CMD_ADD
+                               ? "target ADD failed" : "target deleted");
     }
 }
 
@@ -532,6 +595,164 @@ add_build_external_ids(const struct job *job, const struct attach_ctx *ctx,
     }
 }
 
+/* Takes the pod's address from logical port 'lsp' (on switch 'ls'). */
+static bool
+add_use_lsp_address(struct job *job, const struct nbrec_logical_switch *ls,
+                    const struct nbrec_logical_switch_port *lsp)
+{
+    ovs_be32 net;
+    unsigned int plen;
+
+    if (!nb_port_get_address(lsp, &job->addr)) {
+        return false;
+    }
+    const char *s = smap_get(&lsp->external_ids, NB_PORT_KEY_PREFIX_LEN);
+    job->plen = (s ? atoi(s)
+                 : nb_port_switch_subnet(ls, &net, &plen) ? plen : 32);
+    if (job->plen > 32) {
+        job->plen = 32;
+    }
+    return true;
+}
+
+/* Whether 'lsp' is a workload's port that lives on another chassis and that
+ * this ADD should prepare a live migration of. */
+static bool
+add_is_migration_target(const struct job *job, const struct attach_ctx *ctx,
+                        const struct nbrec_logical_switch_port *lsp)
+{
+    const char *holder = smap_get(&lsp->external_ids, NB_PORT_KEY_CHASSIS);
+
+    if (migration_is_target(lsp, job->req.container_id, job->req.ifname)) {
+        return true;
+    }
+    return (migration_opted_in(&job->req)
+            && smap_get_bool(&lsp->external_ids, MIGRATION_KEY_MIGRATABLE,
+                             false)
+            && holder && ctx->chassis && strcmp(holder, ctx->chassis)
+            && !nb_port_is_owned_by(lsp, job->req.container_id,
+                                    job->req.ifname));
+}
+
+/* The target's ADD: duplicate the port's traffic to this chassis too and
+ * keep it blocked until the workload's RARP.  The options go in before the
+ * wait for ovn-installed, which would never come otherwise. */
+static void
+add_start_migration(struct job *job, const struct attach_ctx *ctx,
+                    const struct nbrec_logical_switch *ls,
+                    const struct nbrec_logical_switch_port *lsp)
+{
+    const struct smap *ids = &lsp->external_ids;
+
+    job->mig_target = true;
+    if (!add_use_lsp_address(job, ls, lsp)) {
+        job_fail(job, ctx, OVN_LM_CNI_TRY_AGAIN_LATER,
+                 "logical port \"%s\" has no address yet", job->lport);
+        return;
+    }
+    if (migration_is_target(lsp, job->req.container_id, job->req.ifname)) {
+        /* A repeated ADD of this target: it is prepared already. */
+        job->state = JOB_PLUMB;
+        return;
+    }
+    if (migration_in_progress(lsp)) {
+        job_fail(job, ctx, OVN_LM_CNI_TRY_AGAIN_LATER,
+                 "logical port \"%s\" is already migrating from %s to %s",
+                 job->lport, smap_get_def(ids, MIGRATION_KEY_SRC, "?"),
+                 smap_get_def(ids, MIGRATION_KEY_DST, "?"));
+        return;
+    }
+    if (!idl_ready(ctx->sb_idl)) {
+        if (time_msec() - job->started >= ATTACH_CONNECT_WAIT_MS) {
+            job_fail(job, ctx, OVN_LM_CNI_TRY_AGAIN_LATER,
+                     "OVN Southbound database not connected");
+        }
+        return;
+    }
+
+    const char *src = smap_get(ids, NB_PORT_KEY_CHASSIS);
+    const char *stale = migration_stale_activation(
+        attach_find_port_binding(ctx, job->lport));
+    if (stale) {
+        /* A previous migration's activation is still recorded: a target
+         * there would not be blocked.  Back to the source alone first, and
+         * wait for northd to clear it. */
+        if (!job->rearm_sent) {
+            VLOG_INFO("%s: re-arming: Southbound still says activated on "
+                      "%s", job->lport, stale);
+            job->nb_txn = ovsdb_idl_txn_create(ctx->nb_idl);
+            migration_txn_rearm(lsp, src);
+            txn_poll(job->nb_txn);
+            job->rearm_sent = true;
+        }
+        job->state = JOB_MIG_REARM;
+        return;
+    }
+
+    VLOG_INFO("%s: preparing migration %s -> %s for %s/%s", job->lport, src,
+              ctx->chassis, job->req.container_id, job->req.ifname);
+    job->nb_txn = ovsdb_idl_txn_create(ctx->nb_idl);
+    ovsdb_idl_txn_add_comment(job->nb_txn, "ovn-controller-ext: migrate %s "
+                              "%s -> %s", job->lport, src, ctx->chassis);
+    nbrec_logical_switch_port_verify_options(lsp);
+    nbrec_logical_switch_port_verify_external_ids(lsp);
+    const char *ns = smap_get(&job->req.args, "K8S_POD_NAMESPACE");
+    const char *pod = smap_get(&job->req.args, "K8S_POD_NAME");
+    char *pod_name = ns && pod ? xasprintf("%s/%s", ns, pod) : NULL;
+    migration_txn_prepare(lsp, src, ctx->chassis, job->req.container_id,
+                          job->req.ifname, pod_name);
+    free(pod_name);
+    txn_poll(job->nb_txn);
+    job->state = JOB_MIG_PREPARE;
+}
+
+static void
+add_run_mig_rearm(struct job *job, const struct attach_ctx *ctx)
+{
+    enum ovsdb_idl_txn_status status = txn_finish(&job->nb_txn);
+
+    if (status == TXN_INCOMPLETE) {
+        return;
+    } else if (!txn_ok(status) && status != TXN_TRY_AGAIN) {
+        job_fail(job, ctx, OVN_LM_CNI_OVN_FAILURE,
+                 "re-arming logical port \"%s\" failed: %s", job->lport,
+                 ovsdb_idl_txn_status_to_string(status));
+        return;
+    }
+    if (!migration_stale_activation(attach_find_port_binding(ctx,
+                                                             job->lport))) {
+        job->state = JOB_START;
+    } else if (time_msec() >= job->deadline) {
+        job_fail(job, ctx, OVN_LM_CNI_TIMEOUT,
+                 "ovn-northd did not clear additional-chassis-activated of "
+                 "\"%s\" within %.1f s", job->lport,
+                 job->req.conf.ready_timeout);
+    } else if (status == TXN_TRY_AGAIN) {
+        job->rearm_sent = false;
+        job->state = JOB_START;
+    }
+}
+
+static void
+add_run_mig_prepare(struct job *job, const struct attach_ctx *ctx)
+{
+    enum ovsdb_idl_txn_status status = txn_finish(&job->nb_txn);
+
+    if (status == TXN_INCOMPLETE) {
+        return;
+    } else if (status == TXN_TRY_AGAIN && job->n_retries < 50) {
+        job_arm_retry(job, ctx->nb_idl);
+        job->state = JOB_START;
+        return;
+    } else if (!txn_ok(status)) {
+        job_fail(job, ctx, OVN_LM_CNI_OVN_FAILURE,
+                 "preparing the migration of \"%s\" failed: %s", job->lport,
+                 ovsdb_idl_txn_status_to_string(status));
+        return;
+    }
+    job->state = JOB_PLUMB;
+}
+
 static void
 add_start(struct job *job, const struct attach_ctx *ctx)
 {
@@ -581,6 +802,22 @@ add_start(struct job *job, const struct attach_ctx *ctx)
     }
     pod_net_host_ifname(req->container_id, req->ifname, job->host_ifname);
     job->mtu = req->conf.mtu ? req->conf.mtu : ctx->default_mtu;
+
+    const struct nbrec_logical_switch_port *existing
+        = nb_port_find(ctx->nb_ix, job->lport);
+    if (existing && add_is_migration_target(job, ctx, existing)) {
+        add_start_migration(job, ctx, ls, existing);
+        return;
+    }
+    if (existing && migration_in_progress(existing)
+        && nb_port_is_owned_by(existing, req->container_id, req->ifname)) {
+        /* The source, added again mid-migration (a runtime retry): leave
+         * the port's options alone. */
+        if (add_use_lsp_address(job, ls, existing)) {
+            job->state = JOB_PLUMB;
+            return;
+        }
+    }
 
     /* Addresses. */
     bool has_ip, has_mac;
@@ -680,6 +917,10 @@ add_start(struct job *job, const struct attach_ctx *ctx)
     struct smap new_ids = SMAP_INITIALIZER(&new_ids);
     add_build_external_ids(job, ctx, &new_ids);
     smap_add(&new_ids, NB_PORT_KEY_SWITCH, job->ls_name);
+    smap_add_format(&new_ids, NB_PORT_KEY_PREFIX_LEN, "%u", job->plen);
+    if (migration_opted_in(req)) {
+        smap_add(&new_ids, MIGRATION_KEY_MIGRATABLE, "true");
+    }
     struct smap_node *node;
     SMAP_FOR_EACH (node, &new_ids) {
         smap_replace(&ids, node->key, node->value);
@@ -846,6 +1087,9 @@ add_run_plumb(struct job *job, const struct attach_ctx *ctx)
     smap_add(&ids, OVS_PORT_KEY_NETNS, req->netns);
     smap_add_format(&ids, "attached-mac", ETH_ADDR_FMT,
                     ETH_ADDR_ARGS(job->addr.mac));
+    if (smap_get_bool(&req->annotations, MIGRATION_AUTO_RARP, false)) {
+        smap_add(&ids, MIGRATION_IFACE_AUTO_RARP, "true");
+    }
 
     job->ovs_txn = ovsdb_idl_txn_create(ctx->ovs_idl);
     ovsdb_idl_txn_add_comment(job->ovs_txn, "ovn-controller-ext: ADD %s",
@@ -947,10 +1191,22 @@ add_run_wait_installed(struct attach *a, struct job *job,
     }
     job_mark_phase(job, PHASE_INSTALLED);
 
+    if (job->mig_target && ctx->migration) {
+        /* Claimed here too: traffic now reaches both chassis. */
+        migration_note(ctx->migration, job->lport, MIGRATION_KEY_T_DUP,
+                       migration_wall_ms());
+        if (smap_get_bool(&job->req.annotations, MIGRATION_AUTO_RARP,
+                          false)) {
+            migration_watch_auto_rarp(ctx->migration, job->lport,
+                                      job->req.netns);
+        }
+    }
+
     long long int t0 = job->started_us;
-    VLOG_INFO("ADD %s/%s port %s on %s: "IP_FMT"/%u "ETH_ADDR_FMT" ready in "
+    VLOG_INFO("ADD %s/%s port %s%s on %s: "IP_FMT"/%u "ETH_ADDR_FMT" ready in "
               "%.1f ms (nb %.1f, plumb %.1f, ovs %.1f, installed %.1f)",
               job->req.container_id, job->req.ifname, job->lport,
+              job->mig_target ? " (migration target)" : "",
               job->host_ifname, IP_ARGS(job->addr.ip), job->plen,
               ETH_ADDR_ARGS(job->addr.mac),
               (job->phase_us[PHASE_INSTALLED] - t0) / 1000.0,
@@ -1070,7 +1326,7 @@ gc_start(struct job *job, const struct attach_ctx *ctx)
         const char *chassis = smap_get(ids, NB_PORT_KEY_CHASSIS);
         if (!cid || !ifname || !net || strcmp(net, req->conf.network)
             || !chassis || !ctx->chassis || strcmp(chassis, ctx->chassis)
-            || gc_is_valid(req, cid, ifname)) {
+            || gc_is_valid(req, cid, ifname) || migration_in_progress(lsp)) {
             continue;
         }
         char *key = xasprintf("%s:%s", cid, ifname);
@@ -1297,6 +1553,12 @@ job_run(struct attach *a, struct job *job, const struct attach_ctx *ctx)
             }
             return;
         }
+        break;
+    case JOB_MIG_REARM:
+        add_run_mig_rearm(job, ctx);
+        break;
+    case JOB_MIG_PREPARE:
+        add_run_mig_prepare(job, ctx);
         break;
     case JOB_NB_COMMIT:
         add_run_nb_commit(job, ctx);

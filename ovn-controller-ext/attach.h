@@ -22,6 +22,8 @@
 
 struct attach;
 struct cni_request;
+struct migration;
+struct sbrec_port_binding;
 struct cni_server_conn;
 struct ds;
 struct nb_port_indexes;
@@ -33,8 +35,10 @@ struct attach_ctx {
     struct ovsdb_idl *ovs_idl;
     struct ovsdb_idl *nb_idl;
     struct ovsdb_idl *sb_idl;           /* May be NULL. */
+    struct ovsdb_idl_index *sb_pb_by_lport; /* NULL if 'sb_idl' is. */
     const struct ovs_port_indexes *ovs_ix;
     const struct nb_port_indexes *nb_ix;
+    struct migration *migration;        /* Records transitions. */
     const char *chassis;                /* Our chassis name, may be NULL. */
     const char *default_bridge;         /* From ovn-bridge. */
     int default_mtu;                    /* For pods, when conf has none. */
@@ -47,6 +51,9 @@ void attach_submit(struct attach *, struct cni_server_conn *,
                    struct cni_request *);
 void attach_run(struct attach *, const struct attach_ctx *);
 void attach_wait(struct attach *, const struct attach_ctx *);
+
+const struct sbrec_port_binding *attach_find_port_binding(
+    const struct attach_ctx *, const char *lport);
 
 unsigned int attach_n_jobs(const struct attach *);
 void attach_format_jobs(const struct attach *, struct ds *);

@@ -9,6 +9,7 @@
  *   ovn-lm/switch                         the logical switch it was put on
  *   ovn-lm/network                        the CNI network name
  *   ovn-lm/pod                            "namespace/name", informational
+ *   ovn-lm/prefix-len                     the pod's prefix length
  */
 #ifndef NB_PORT_H
 #define NB_PORT_H 1
@@ -30,6 +31,7 @@ struct smap;
 #define NB_PORT_KEY_SWITCH "ovn-lm/switch"
 #define NB_PORT_KEY_NETWORK "ovn-lm/network"
 #define NB_PORT_KEY_POD "ovn-lm/pod"
+#define NB_PORT_KEY_PREFIX_LEN "ovn-lm/prefix-len"
 
 struct nb_port_indexes {
     struct ovsdb_idl_index *ls_by_name;

@@ -29,6 +29,7 @@
 #include "lib/ovn-nb-idl.h"
 #include "lib/ovn-sb-idl.h"
 #include "lib/vswitch-idl.h"
+#include "migration.h"
 #include "nb-port.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
@@ -53,6 +54,7 @@ struct ext_options {
     unsigned int socket_mode;
     char *chassis;              /* NULL: external_ids:system-id. */
     char *unixctl_path;
+    long long int migration_timeout_ms;
 };
 
 /* Everything the main loop owns. */
@@ -61,11 +63,14 @@ struct ext_daemon {
     uv_loop_t loop;
     struct cni_server *server;
     struct attach *attach;
+    struct migration *migration;
+    struct attach_ctx ctx;      /* For control commands. */
 
     struct ovsdb_idl *ovs_idl;
     struct ovsdb_idl *nb_idl;
     struct ovsdb_idl *sb_idl;
     char *sb_remote_in_use;
+    struct ovsdb_idl_index *sb_pb_by_lport;
     struct ovs_port_indexes ovs_ix;
     struct nb_port_indexes nb_ix;
 
@@ -157,11 +162,32 @@ update_system(struct ext_daemon *d)
             ovsdb_idl_add_table(d->sb_idl, &sbrec_table_chassis);
             ovsdb_idl_add_column(d->sb_idl, &sbrec_chassis_col_name);
             ovsdb_idl_add_column(d->sb_idl, &sbrec_chassis_col_hostname);
+            /* Migrations watch options:additional-chassis-activated. */
+            ovsdb_idl_add_table(d->sb_idl, &sbrec_table_port_binding);
+            ovsdb_idl_add_column(d->sb_idl,
+                                 &sbrec_port_binding_col_logical_port);
+            ovsdb_idl_add_column(d->sb_idl, &sbrec_port_binding_col_chassis);
+            ovsdb_idl_add_column(
+                d->sb_idl, &sbrec_port_binding_col_additional_chassis);
+            ovsdb_idl_add_column(d->sb_idl, &sbrec_port_binding_col_options);
+            ovsdb_idl_add_column(d->sb_idl, &sbrec_port_binding_col_up);
+            d->sb_pb_by_lport = ovsdb_idl_index_create1(
+                d->sb_idl, &sbrec_port_binding_col_logical_port);
         } else {
             ovsdb_idl_set_remote(d->sb_idl, sb_remote, true);
         }
         VLOG_INFO("OVN Southbound remote: %s", sb_remote);
     }
+}
+
+static void fill_ctx(const struct ext_daemon *, struct attach_ctx *);
+
+static const struct attach_ctx *
+get_ctx(void *d_)
+{
+    struct ext_daemon *d = d_;
+    fill_ctx(d, &d->ctx);
+    return &d->ctx;
 }
 
 static void
@@ -171,6 +197,8 @@ fill_ctx(const struct ext_daemon *d, struct attach_ctx *ctx)
     ctx->ovs_idl = d->ovs_idl;
     ctx->nb_idl = d->nb_idl;
     ctx->sb_idl = d->sb_idl;
+    ctx->sb_pb_by_lport = d->sb_pb_by_lport;
+    ctx->migration = d->migration;
     ctx->ovs_ix = &d->ovs_ix;
     ctx->nb_ix = &d->nb_ix;
     ctx->chassis = d->chassis;
@@ -211,6 +239,8 @@ main(int argc, char *argv[])
 
     uv_loop_init(&d.loop);
     d.attach = attach_create();
+    d.migration = migration_create(d.opts.migration_timeout_ms);
+    migration_unixctl_register(d.migration, get_ctx, &d);
     error = cni_server_create(&d.loop, d.opts.socket_path, d.opts.socket_mode,
                               cni_request_cb, &d, &d.server);
     if (error) {
@@ -238,6 +268,7 @@ main(int argc, char *argv[])
 
         fill_ctx(&d, &ctx);
         attach_run(d.attach, &ctx);
+        migration_run(d.migration, &ctx);
 
         /* Run libuv again so that replies queued above are written now,
          * not one wake-up later. */
@@ -254,6 +285,7 @@ main(int argc, char *argv[])
         }
         unixctl_server_wait(unixctl);
         attach_wait(d.attach, &ctx);
+        migration_wait(d.migration, &ctx);
         poll_fd_wait(uv_backend_fd(&d.loop), POLLIN);
         int timeout = uv_backend_timeout(&d.loop);
         if (timeout >= 0) {
@@ -265,6 +297,7 @@ main(int argc, char *argv[])
     VLOG_INFO("exiting");
     cni_server_destroy(d.server);
     attach_destroy(d.attach);
+    migration_destroy(d.migration);
     /* Let libuv finish closing handles and flushing replies. */
     uv_run(&d.loop, UV_RUN_NOWAIT);
     uv_run(&d.loop, UV_RUN_NOWAIT);
@@ -393,6 +426,7 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         OPT_SOCKET_MODE,
         OPT_CHASSIS,
         OPT_UNIXCTL,
+        OPT_MIGRATION_TIMEOUT,
         OPT_BOOTSTRAP_CA_CERT,
         OPT_SSL_PROTOCOLS,
         OPT_SSL_CIPHERS,
@@ -407,6 +441,8 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"chassis", required_argument, NULL, OPT_CHASSIS},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"migration-timeout", required_argument, NULL,
+         OPT_MIGRATION_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         VLOG_LONG_OPTIONS,
@@ -418,6 +454,7 @@ parse_options(int argc, char *argv[], struct ext_options *o)
 
     memset(o, 0, sizeof *o);
     o->socket_mode = 0600;
+    o->migration_timeout_ms = 900 * 1000;
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
         if (c == -1) {
@@ -458,6 +495,16 @@ parse_options(int argc, char *argv[], struct ext_options *o)
             free(o->unixctl_path);
             o->unixctl_path = xstrdup(optarg);
             break;
+        case OPT_MIGRATION_TIMEOUT: {
+            char *end;
+            double secs = strtod(optarg, &end);
+            if (*end || secs < 0) {
+                ovs_fatal(0, "--migration-timeout: \"%s\" is not a number "
+                          "of seconds", optarg);
+            }
+            o->migration_timeout_ms = secs * 1000;
+            break;
+        }
         case 'h':
             usage();
         case 'V':
@@ -513,7 +560,10 @@ usage(void)
            "  --socket-mode=MODE    its file mode, octal (default: 0600)\n"
            "  --chassis=NAME        chassis name (default: "
            "external_ids:system-id)\n"
-           "  --unixctl=SOCKET      control socket for ovs-appctl\n",
+           "  --unixctl=SOCKET      control socket for ovs-appctl\n"
+           "  --migration-timeout=S roll back a migration not activated "
+           "within S\n"
+           "                        seconds (default: 900; 0: never)\n",
            program_name, program_name, ovs_rundir(), OVN_LM_DEFAULT_SOCKET);
     stream_usage("database", true, true, false);
     daemon_usage();

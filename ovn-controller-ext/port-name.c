@@ -5,11 +5,15 @@
 #include "port-name.h"
 
 #include "cni-request.h"
+#include "migration.h"
 #include "smap.h"
 #include "util.h"
 
 /* Returns the malloc'd logical port name for 'req':
  *   - the pod annotation "ovn-lm.io/port" if present and non-empty;
+ *   - for a pod that opted in to live migration, "<namespace>_<workload>"
+ *     after its VM ("vm.kubevirt.io/name", else "kubevirt.io/domain"), so
+ *     that the source and target pods of a migration share one port;
  *   - else "<namespace>_<pod>" from CNI_ARGS K8S_POD_NAMESPACE and
  *     K8S_POD_NAME;
  *   - else the container id.
@@ -25,6 +29,15 @@ port_name_for_request(const struct cni_request *req)
 
     const char *ns = smap_get(&req->args, "K8S_POD_NAMESPACE");
     const char *pod = smap_get(&req->args, "K8S_POD_NAME");
+    if (migration_opted_in(req)) {
+        const char *vm = smap_get(&req->annotations, PORT_NAME_VM);
+        if (!vm || !vm[0]) {
+            vm = smap_get(&req->annotations, PORT_NAME_DOMAIN);
+        }
+        if (vm && vm[0]) {
+            pod = vm;
+        }
+    }
     char *base = (ns && ns[0] && pod && pod[0]
                   ? xasprintf("%s_%s", ns, pod)
                   : xstrdup(req->container_id));

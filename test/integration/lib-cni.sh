@@ -110,6 +110,12 @@ cni_add_pod() {
         return 1
     fi
     POD_IP=$(json_get "$CNI_OUT" 'j["ips"][0]["address"].split("/")[0]')
+    mkdir -p "$LAB_DIR/pods" && echo "$n" >"$LAB_DIR/pods/$name"
+}
+
+# lab_pod_chassis NAME: the chassis cni_add_pod attached pod NAME to.
+lab_pod_chassis() {
+    cat "$LAB_DIR/pods/$1"
 }
 
 # ---- What exists ----------------------------------------------------------

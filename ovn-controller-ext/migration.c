@@ -1,0 +1,859 @@
+/*
+ * Live migration on multi-chassis port binding (see migration.h).
+ */
+#include <config.h>
+#include "migration.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "attach.h"
+#include "cni-request.h"
+#include "lib/ovn-nb-idl.h"
+#include "lib/ovn-sb-idl.h"
+#include "lib/vswitch-idl.h"
+#include "nb-port.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "ovs-port.h"
+#include "ovsdb-idl.h"
+#include "pod-net.h"
+#include "smap.h"
+#include "timeval.h"
+#include "unixctl.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(migration);
+
+/* How often a target with auto-RARP looks for its workload. */
+#define MIGRATION_AUTO_RARP_POLL_MS 20
+
+/* Finished migrations kept for ovn-lm/migrations. */
+#define MIGRATION_HISTORY 64
+
+static const char *const state_names[] = {
+    [MIGRATION_NONE] = "none",
+    [MIGRATION_PREPARED] = "prepared",
+    [MIGRATION_ACTIVATED] = "activated",
+    [MIGRATION_COMPLETED] = "completed",
+    [MIGRATION_ROLLED_BACK] = "rolled-back",
+};
+
+/* One operation in flight: a transaction and, for a control command, the
+ * connection to answer. */
+struct migration_op {
+    struct ovs_list node;
+    char *lport;
+    char *what;                 /* For logs and the reply. */
+    struct ovsdb_idl_txn *txn;
+    struct unixctl_conn *conn;  /* May be NULL. */
+    enum migration_state final; /* NONE, or the end state it commits. */
+};
+
+/* A target waiting for its workload to start (auto-RARP). */
+struct migration_watch {
+    char *netns;
+    ino_t netns_ino;
+    dev_t netns_dev;
+    long long int *pids;        /* Processes in the netns at ADD time. */
+    size_t n_pids;
+};
+
+struct migration {
+    long long int timeout_ms;
+    struct ovs_list ops;        /* Contains "struct migration_op"s. */
+    struct shash watches;       /* lport -> struct migration_watch. */
+    long long int next_poll;
+
+    char *history[MIGRATION_HISTORY];
+    size_t n_history;           /* Total ever recorded. */
+
+    const struct attach_ctx *(*get_ctx)(void *);
+    void *get_ctx_aux;
+};
+
+const char *
+migration_state_to_string(enum migration_state state)
+{
+    return state < ARRAY_SIZE(state_names) ? state_names[state] : "?";
+}
+
+enum migration_state
+migration_get_state(const struct nbrec_logical_switch_port *lsp)
+{
+    const char *s = smap_get(&lsp->external_ids, MIGRATION_KEY_STATE);
+    for (size_t i = 1; s && i < ARRAY_SIZE(state_names); i++) {
+        if (!strcmp(s, state_names[i])) {
+            return i;
+        }
+    }
+    return MIGRATION_NONE;
+}
+
+bool
+migration_in_progress(const struct nbrec_logical_switch_port *lsp)
+{
+    enum migration_state state = migration_get_state(lsp);
+    return state == MIGRATION_PREPARED || state == MIGRATION_ACTIVATED;
+}
+
+/* Whether the pod of 'req' asked for a port that can move: KubeVirt's
+ * annotation (its presence is what counts) or ours set to "true". */
+bool
+migration_opted_in(const struct cni_request *req)
+{
+    return (smap_get(&req->annotations, MIGRATION_KUBEVIRT_OPT_IN)
+            || smap_get_bool(&req->annotations, MIGRATION_OPT_IN, false));
+}
+
+bool
+migration_is_target(const struct nbrec_logical_switch_port *lsp,
+                    const char *container_id, const char *ifname)
+{
+    const struct smap *ids = &lsp->external_ids;
+    const char *cid = smap_get(ids, MIGRATION_KEY_DST_CONTAINER);
+    const char *ifn = smap_get(ids, MIGRATION_KEY_DST_IFNAME);
+    return (migration_in_progress(lsp) && cid && ifn
+            && !strcmp(cid, container_id) && !strcmp(ifn, ifname));
+}
+
+/* The chassis a previous migration activated, if Southbound still says so.
+ * Until northd clears it, a new migration to that chassis would not be
+ * blocked. */
+const char *
+migration_stale_activation(const struct sbrec_port_binding *pb)
+{
+    return pb ? smap_get(&pb->options, "additional-chassis-activated")
+              : NULL;
+}
+
+long long int
+migration_wall_ms(void)
+{
+    return time_wall_msec();
+}
+
+/* The IDL warns about deleting a key that is not there. */
+static void
+del_ext_key(const struct nbrec_logical_switch_port *lsp, const char *key)
+{
+    if (smap_get(&lsp->external_ids, key)) {
+        nbrec_logical_switch_port_update_external_ids_delkey(lsp, key);
+    }
+}
+
+static void
+del_option(const struct nbrec_logical_switch_port *lsp, const char *key)
+{
+    if (smap_get(&lsp->options, key)) {
+        nbrec_logical_switch_port_update_options_delkey(lsp, key);
+    }
+}
+
+static void
+set_time_key(const struct nbrec_logical_switch_port *lsp, const char *key,
+             long long int ms)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", ms);
+    nbrec_logical_switch_port_update_external_ids_setkey(lsp, key, buf);
+}
+
+/* Prepares the target: duplication to both chassis, target blocked until
+ * the workload's RARP.  The source stays the port's holder. */
+void
+migration_txn_prepare(const struct nbrec_logical_switch_port *lsp,
+                      const char *src, const char *dst,
+                      const char *dst_container, const char *dst_ifname,
+                      const char *dst_pod)
+{
+    char *chassis = xasprintf("%s,%s", src, dst);
+    nbrec_logical_switch_port_update_options_setkey(lsp, "requested-chassis",
+                                                    chassis);
+    free(chassis);
+    nbrec_logical_switch_port_update_options_setkey(
+        lsp, "activation-strategy", "rarp");
+
+    const struct smap *ids = &lsp->external_ids;
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, MIGRATION_KEY_STATE, state_names[MIGRATION_PREPARED]);
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, MIGRATION_KEY_SRC, src);
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, MIGRATION_KEY_DST, dst);
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, MIGRATION_KEY_DST_CONTAINER, dst_container);
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, MIGRATION_KEY_DST_IFNAME, dst_ifname);
+    if (dst_pod) {
+        nbrec_logical_switch_port_update_external_ids_setkey(
+            lsp, MIGRATION_KEY_DST_POD, dst_pod);
+    } else {
+        del_ext_key(lsp, MIGRATION_KEY_DST_POD);
+    }
+    set_time_key(lsp, MIGRATION_KEY_T_ADD, migration_wall_ms());
+    del_ext_key(lsp, MIGRATION_KEY_T_DUP);
+    del_ext_key(lsp, MIGRATION_KEY_T_ACT);
+    del_ext_key(lsp, MIGRATION_KEY_T_END);
+    del_ext_key(lsp, MIGRATION_KEY_ROLLBACK_REASON);
+    unsigned long long count = strtoull(
+        smap_get_def(ids, MIGRATION_KEY_COUNT, "0"), NULL, 10);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", count + 1);
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, MIGRATION_KEY_COUNT, buf);
+}
+
+/* Back to the source alone, so that northd drops a stale
+ * additional-chassis-activated before the next migration is prepared. */
+void
+migration_txn_rearm(const struct nbrec_logical_switch_port *lsp,
+                    const char *src)
+{
+    nbrec_logical_switch_port_update_options_setkey(lsp, "requested-chassis",
+                                                    src);
+    del_option(lsp, "activation-strategy");
+}
+
+static void
+clear_target(const struct nbrec_logical_switch_port *lsp)
+{
+    del_option(lsp, "activation-strategy");
+    del_ext_key(lsp, MIGRATION_KEY_DST_CONTAINER);
+    del_ext_key(lsp, MIGRATION_KEY_DST_IFNAME);
+    del_ext_key(lsp, MIGRATION_KEY_DST_POD);
+    set_time_key(lsp, MIGRATION_KEY_T_END, migration_wall_ms());
+}
+
+/* The target becomes the port's only holder. */
+void
+migration_txn_complete(const struct nbrec_logical_switch_port *lsp)
+{
+    const struct smap *ids = &lsp->external_ids;
+    const char *dst = smap_get(ids, MIGRATION_KEY_DST);
+    const char *cid = smap_get(ids, MIGRATION_KEY_DST_CONTAINER);
+    const char *ifname = smap_get(ids, MIGRATION_KEY_DST_IFNAME);
+
+    if (!dst || !cid || !ifname) {
+        return;
+    }
+    nbrec_logical_switch_port_update_options_setkey(lsp, "requested-chassis",
+                                                    dst);
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, NB_PORT_KEY_CHASSIS, dst);
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, NB_PORT_KEY_CONTAINER, cid);
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, NB_PORT_KEY_IFNAME, ifname);
+    const char *pod = smap_get(ids, MIGRATION_KEY_DST_POD);
+    if (pod) {
+        nbrec_logical_switch_port_update_external_ids_setkey(
+            lsp, NB_PORT_KEY_POD, pod);
+    }
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, MIGRATION_KEY_STATE, state_names[MIGRATION_COMPLETED]);
+    clear_target(lsp);
+}
+
+/* The source stays the port's only holder. */
+void
+migration_txn_rollback(const struct nbrec_logical_switch_port *lsp,
+                       const char *why)
+{
+    const char *src = smap_get(&lsp->external_ids, MIGRATION_KEY_SRC);
+
+    if (src) {
+        nbrec_logical_switch_port_update_options_setkey(
+            lsp, "requested-chassis", src);
+    }
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, MIGRATION_KEY_STATE, state_names[MIGRATION_ROLLED_BACK]);
+    nbrec_logical_switch_port_update_external_ids_setkey(
+        lsp, MIGRATION_KEY_ROLLBACK_REASON, why);
+    clear_target(lsp);
+}
+
+/* ------------------------------------------------------------------ */
+
+struct migration *
+migration_create(long long int timeout_ms)
+{
+    struct migration *m = xzalloc(sizeof *m);
+    m->timeout_ms = timeout_ms;
+    ovs_list_init(&m->ops);
+    shash_init(&m->watches);
+    return m;
+}
+
+static void
+watch_destroy(struct migration_watch *w)
+{
+    if (w) {
+        free(w->netns);
+        free(w->pids);
+        free(w);
+    }
+}
+
+static void
+op_destroy(struct migration_op *op)
+{
+    if (op) {
+        if (op->txn) {
+            ovsdb_idl_txn_destroy(op->txn);
+        }
+        if (op->conn) {
+            unixctl_command_reply_error(op->conn, "daemon exiting");
+        }
+        free(op->lport);
+        free(op->what);
+        free(op);
+    }
+}
+
+void
+migration_destroy(struct migration *m)
+{
+    struct migration_op *op;
+    struct shash_node *node;
+
+    if (!m) {
+        return;
+    }
+    LIST_FOR_EACH_POP (op, node, &m->ops) {
+        op_destroy(op);
+    }
+    SHASH_FOR_EACH_SAFE (node, &m->watches) {
+        watch_destroy(node->data);
+        shash_delete(&m->watches, node);
+    }
+    shash_destroy(&m->watches);
+    for (size_t i = 0; i < MIGRATION_HISTORY; i++) {
+        free(m->history[i]);
+    }
+    free(m);
+}
+
+static long long int
+get_time_key(const struct nbrec_logical_switch_port *lsp, const char *key)
+{
+    const char *s = smap_get(&lsp->external_ids, key);
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static void
+format_timeline(struct ds *s, const struct nbrec_logical_switch_port *lsp)
+{
+    const struct smap *ids = &lsp->external_ids;
+    long long int t_add = get_time_key(lsp, MIGRATION_KEY_T_ADD);
+    long long int t_dup = get_time_key(lsp, MIGRATION_KEY_T_DUP);
+    long long int t_act = get_time_key(lsp, MIGRATION_KEY_T_ACT);
+    long long int t_end = get_time_key(lsp, MIGRATION_KEY_T_END);
+
+    ds_put_format(s, "%s %s -> %s state=%s", lsp->name,
+                  smap_get_def(ids, MIGRATION_KEY_SRC, "?"),
+                  smap_get_def(ids, MIGRATION_KEY_DST, "?"),
+                  smap_get_def(ids, MIGRATION_KEY_STATE, "none"));
+    if (t_add) {
+        ds_put_format(s, " target-add=%lld", t_add);
+    }
+    if (t_dup) {
+        ds_put_format(s, " duplicating=+%lldms", t_dup - t_add);
+    }
+    if (t_act) {
+        ds_put_format(s, " activated=+%lldms", t_act - t_add);
+    }
+    if (t_end) {
+        ds_put_format(s, " %s=+%lldms",
+                      migration_get_state(lsp) == MIGRATION_ROLLED_BACK
+                      ? "rolled-back" : "completed", t_end - t_add);
+    }
+    if (t_act && t_end && migration_get_state(lsp) == MIGRATION_COMPLETED) {
+        ds_put_format(s, " (prepare %lldms, activation %lldms, "
+                      "completion %lldms)", (t_dup ? t_dup : t_act) - t_add,
+                      t_act - (t_dup ? t_dup : t_add), t_end - t_act);
+    }
+    const char *why = smap_get(ids, MIGRATION_KEY_ROLLBACK_REASON);
+    if (migration_get_state(lsp) == MIGRATION_ROLLED_BACK && why) {
+        ds_put_format(s, " reason=\"%s\"", why);
+    }
+}
+
+/* Logs, once, a migration this daemon finished, and keeps it for
+ * ovn-lm/migrations.  'lsp' is the row as it was before the final
+ * transaction; the end time is now. */
+void
+migration_log_final(struct migration *m,
+                    const struct nbrec_logical_switch_port *lsp,
+                    enum migration_state final)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    long long int t_add = get_time_key(lsp, MIGRATION_KEY_T_ADD);
+    long long int t_dup = get_time_key(lsp, MIGRATION_KEY_T_DUP);
+    long long int t_act = get_time_key(lsp, MIGRATION_KEY_T_ACT);
+    long long int now = migration_wall_ms();
+
+    ds_put_format(&s, "%s %s -> %s %s: target ADD at %lld", lsp->name,
+                  smap_get_def(&lsp->external_ids, MIGRATION_KEY_SRC, "?"),
+                  smap_get_def(&lsp->external_ids, MIGRATION_KEY_DST, "?"),
+                  migration_state_to_string(final), t_add);
+    if (t_dup) {
+        ds_put_format(&s, ", duplicating +%lld ms", t_dup - t_add);
+    }
+    if (t_act) {
+        ds_put_format(&s, ", activated +%lld ms", t_act - t_add);
+    }
+    ds_put_format(&s, ", %s +%lld ms",
+                  final == MIGRATION_COMPLETED ? "completed" : "rolled back",
+                  now - t_add);
+    VLOG_INFO("migration %s", ds_cstr(&s));
+
+    size_t i = m->n_history++ % MIGRATION_HISTORY;
+    free(m->history[i]);
+    m->history[i] = ds_steal_cstr(&s);
+}
+
+/* Records 'value' under 'key' on port 'lport' without waiting for it. */
+void
+migration_note(struct migration *m, const char *lport, const char *key,
+               long long int value)
+{
+    const struct attach_ctx *ctx = m->get_ctx ? m->get_ctx(m->get_ctx_aux)
+                                              : NULL;
+    if (!ctx) {
+        return;
+    }
+    const struct nbrec_logical_switch_port *lsp = nb_port_find(ctx->nb_ix,
+                                                               lport);
+    if (!lsp) {
+        return;
+    }
+    struct migration_op *op = xzalloc(sizeof *op);
+    op->lport = xstrdup(lport);
+    op->what = xasprintf("note %s", key);
+    op->txn = ovsdb_idl_txn_create(ctx->nb_idl);
+    set_time_key(lsp, key, value);
+    ovsdb_idl_txn_commit(op->txn);
+    ovs_list_push_back(&m->ops, &op->node);
+}
+
+static bool
+op_pending(const struct migration *m, const char *lport)
+{
+    const struct migration_op *op;
+    LIST_FOR_EACH (op, node, &m->ops) {
+        if (!strcmp(op->lport, lport)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Starts a transition of 'lsp' and queues it; answers 'conn' (if any)
+ * when it commits. */
+static void
+start_transition(struct migration *m, const struct attach_ctx *ctx,
+                 const struct nbrec_logical_switch_port *lsp,
+                 enum migration_state to, const char *why,
+                 struct unixctl_conn *conn)
+{
+    struct migration_op *op = xzalloc(sizeof *op);
+
+    op->lport = xstrdup(lsp->name);
+    op->conn = conn;
+    op->txn = ovsdb_idl_txn_create(ctx->nb_idl);
+    ovsdb_idl_txn_add_comment(op->txn, "ovn-controller-ext: migration %s %s",
+                              migration_state_to_string(to), lsp->name);
+    switch (to) {
+    case MIGRATION_ACTIVATED:
+        op->what = xstrdup("activated");
+        nbrec_logical_switch_port_update_external_ids_setkey(
+            lsp, MIGRATION_KEY_STATE, state_names[MIGRATION_ACTIVATED]);
+        set_time_key(lsp, MIGRATION_KEY_T_ACT, migration_wall_ms());
+        break;
+    case MIGRATION_COMPLETED:
+        op->what = xstrdup("complete");
+        op->final = MIGRATION_COMPLETED;
+        migration_log_final(m, lsp, MIGRATION_COMPLETED);
+        migration_txn_complete(lsp);
+        break;
+    case MIGRATION_ROLLED_BACK:
+        op->what = xasprintf("rollback (%s)", why);
+        op->final = MIGRATION_ROLLED_BACK;
+        migration_log_final(m, lsp, MIGRATION_ROLLED_BACK);
+        migration_txn_rollback(lsp, why);
+        break;
+    case MIGRATION_NONE:
+    case MIGRATION_PREPARED:
+    default:
+        OVS_NOT_REACHED();
+    }
+    ovsdb_idl_txn_commit(op->txn);
+    ovs_list_push_back(&m->ops, &op->node);
+}
+
+static void
+run_ops(struct migration *m)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    struct migration_op *op;
+
+    LIST_FOR_EACH_SAFE (op, node, &m->ops) {
+        enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit(op->txn);
+        if (status == TXN_INCOMPLETE) {
+            continue;
+        }
+        bool ok = status == TXN_SUCCESS || status == TXN_UNCHANGED;
+        if (!ok) {
+            VLOG_WARN_RL(&rl, "%s: migration %s failed: %s", op->lport,
+                         op->what, ovsdb_idl_txn_status_to_string(status));
+        }
+        if (op->conn) {
+            if (ok) {
+                unixctl_command_reply(op->conn, NULL);
+            } else {
+                char *msg = xasprintf("%s failed: %s", op->what,
+                                      ovsdb_idl_txn_status_to_string(status));
+                unixctl_command_reply_error(op->conn, msg);
+                free(msg);
+            }
+            op->conn = NULL;
+        }
+        ovs_list_remove(&op->node);
+        op_destroy(op);
+    }
+}
+
+/* The pids of processes in the network namespace 'ino'/'dev'. */
+static void
+netns_pids(ino_t ino, dev_t dev, long long int **pidsp, size_t *np)
+{
+    DIR *dir = opendir("/proc");
+    struct dirent *de;
+    size_t n = 0, allocated = 0;
+    long long int *pids = NULL;
+
+    while (dir && (de = readdir(dir))) {
+        char *end;
+        long long int pid = strtoll(de->d_name, &end, 10);
+        if (*end || pid <= 0) {
+            continue;
+        }
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/%lld/ns/net", pid);
+        if (!stat(path, &st) && st.st_ino == ino && st.st_dev == dev) {
+            if (n >= allocated) {
+                pids = x2nrealloc(pids, &allocated, sizeof *pids);
+            }
+            pids[n++] = pid;
+        }
+    }
+    if (dir) {
+        closedir(dir);
+    }
+    *pidsp = pids;
+    *np = n;
+}
+
+/* Remembers which processes the target pod's namespace holds now; once
+ * another one appears (the restored workload), migration_run() sends a
+ * RARP for it. */
+void
+migration_watch_auto_rarp(struct migration *m, const char *lport,
+                          const char *netns)
+{
+    struct stat st;
+
+    if (stat(netns, &st)) {
+        VLOG_WARN("%s: auto-RARP: cannot watch %s: %s", lport, netns,
+                  ovs_strerror(errno));
+        return;
+    }
+    struct migration_watch *w = xzalloc(sizeof *w);
+    w->netns = xstrdup(netns);
+    w->netns_ino = st.st_ino;
+    w->netns_dev = st.st_dev;
+    netns_pids(st.st_ino, st.st_dev, &w->pids, &w->n_pids);
+    watch_destroy(shash_replace_nocopy(&m->watches, xstrdup(lport), w));
+    VLOG_INFO("%s: auto-RARP armed (%"PRIuSIZE" process(es) in %s)", lport,
+              w->n_pids, netns);
+}
+
+static bool
+watch_has_new_process(const struct migration_watch *w)
+{
+    long long int *pids;
+    size_t n;
+    bool found = false;
+
+    netns_pids(w->netns_ino, w->netns_dev, &pids, &n);
+    for (size_t i = 0; i < n && !found; i++) {
+        found = true;
+        for (size_t j = 0; j < w->n_pids; j++) {
+            if (pids[i] == w->pids[j]) {
+                found = false;
+                break;
+            }
+        }
+    }
+    free(pids);
+    return found;
+}
+
+/* Finds this chassis's OVS interface for logical port 'lport'. */
+static const struct ovsrec_interface *
+find_local_iface(const struct attach_ctx *ctx, const char *lport)
+{
+    const struct ovsrec_interface *iface;
+
+    OVSREC_INTERFACE_FOR_EACH (iface, ctx->ovs_idl) {
+        const char *id = smap_get(&iface->external_ids, "iface-id");
+        if (id && !strcmp(id, lport)
+            && smap_get(&iface->external_ids, NB_PORT_KEY_CONTAINER)) {
+            return iface;
+        }
+    }
+    return NULL;
+}
+
+static int
+send_rarp(const struct attach_ctx *ctx, const char *lport, char **errp)
+{
+    const struct ovsrec_interface *iface = find_local_iface(ctx, lport);
+
+    if (!iface) {
+        *errp = xasprintf("%s: no attachment on this chassis", lport);
+        return ENOENT;
+    }
+    const char *netns = smap_get(&iface->external_ids, OVS_PORT_KEY_NETNS);
+    const char *ifname = smap_get(&iface->external_ids, NB_PORT_KEY_IFNAME);
+    if (!netns || !ifname) {
+        *errp = xasprintf("%s: attachment has no netns or ifname", lport);
+        return EINVAL;
+    }
+    int error = pod_net_send_rarp(netns, ifname, errp);
+    if (!error) {
+        VLOG_INFO("%s: sent RARP from %s in %s", lport, ifname, netns);
+    }
+    return error;
+}
+
+/* Does what is due for the ports in migration where this chassis is the
+ * target: notice activation, roll back on timeout, auto-RARP. */
+void
+migration_run(struct migration *m, const struct attach_ctx *ctx)
+{
+    run_ops(m);
+
+    if (!ctx->chassis || !ctx->nb_idl || !ctx->sb_idl
+        || !ovsdb_idl_is_connected(ctx->nb_idl)) {
+        return;
+    }
+
+    long long int now = migration_wall_ms();
+    bool poll_due = time_msec() >= m->next_poll;
+    if (poll_due) {
+        m->next_poll = time_msec() + MIGRATION_AUTO_RARP_POLL_MS;
+    }
+
+    const struct nbrec_logical_switch_port *lsp;
+    NBREC_LOGICAL_SWITCH_PORT_FOR_EACH (lsp, ctx->nb_idl) {
+        if (!migration_in_progress(lsp)) {
+            continue;
+        }
+        const char *dst = smap_get(&lsp->external_ids, MIGRATION_KEY_DST);
+        if (!dst || strcmp(dst, ctx->chassis) || op_pending(m, lsp->name)) {
+            continue;
+        }
+        enum migration_state state = migration_get_state(lsp);
+        const struct sbrec_port_binding *pb
+            = attach_find_port_binding(ctx, lsp->name);
+        const char *activated = migration_stale_activation(pb);
+
+        if (state == MIGRATION_PREPARED && activated
+            && !strcmp(activated, ctx->chassis)) {
+            VLOG_INFO("%s: activated on %s", lsp->name, ctx->chassis);
+            start_transition(m, ctx, lsp, MIGRATION_ACTIVATED, NULL, NULL);
+            watch_destroy(shash_find_and_delete(&m->watches, lsp->name));
+            continue;
+        }
+
+        long long int t_add = get_time_key(lsp, MIGRATION_KEY_T_ADD);
+        if (state == MIGRATION_PREPARED && m->timeout_ms > 0 && t_add
+            && now - t_add >= m->timeout_ms) {
+            VLOG_WARN("%s: not activated within %lld ms, rolling back",
+                      lsp->name, m->timeout_ms);
+            start_transition(m, ctx, lsp, MIGRATION_ROLLED_BACK, "timeout",
+                             NULL);
+            watch_destroy(shash_find_and_delete(&m->watches, lsp->name));
+            continue;
+        }
+
+        struct migration_watch *w = shash_find_data(&m->watches, lsp->name);
+        if (w && poll_due && state == MIGRATION_PREPARED
+            && watch_has_new_process(w)) {
+            char *error = NULL;
+            VLOG_INFO("%s: the workload started in %s: sending RARP",
+                      lsp->name, w->netns);
+            if (send_rarp(ctx, lsp->name, &error)) {
+                VLOG_WARN("%s: auto-RARP failed: %s", lsp->name, error);
+            }
+            free(error);
+            watch_destroy(shash_find_and_delete(&m->watches, lsp->name));
+        }
+    }
+
+    /* Forget watches of ports no longer in migration here. */
+    struct shash_node *node;
+    SHASH_FOR_EACH_SAFE (node, &m->watches) {
+        lsp = nb_port_find(ctx->nb_ix, node->name);
+        if (!lsp || migration_get_state(lsp) != MIGRATION_PREPARED) {
+            watch_destroy(node->data);
+            shash_delete(&m->watches, node);
+        }
+    }
+}
+
+void
+migration_wait(struct migration *m, const struct attach_ctx *ctx OVS_UNUSED)
+{
+    struct migration_op *op;
+
+    LIST_FOR_EACH (op, node, &m->ops) {
+        ovsdb_idl_txn_wait(op->txn);
+    }
+    if (!shash_is_empty(&m->watches)) {
+        poll_timer_wait_until(m->next_poll);
+    }
+    if (m->timeout_ms > 0) {
+        /* Timeouts are coarse: a second's lateness is fine. */
+        poll_timer_wait(1000);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Control commands.                                                   */
+/* ------------------------------------------------------------------ */
+
+static const struct attach_ctx *
+unixctl_ctx(struct migration *m, struct unixctl_conn *conn)
+{
+    const struct attach_ctx *ctx = m->get_ctx(m->get_ctx_aux);
+    if (!ctx->nb_idl || !ovsdb_idl_is_connected(ctx->nb_idl)) {
+        unixctl_command_reply_error(conn, "OVN Northbound not connected");
+        return NULL;
+    }
+    return ctx;
+}
+
+static void
+migration_unixctl_list(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                       const char *argv[] OVS_UNUSED, void *m_)
+{
+    struct migration *m = m_;
+    const struct attach_ctx *ctx = unixctl_ctx(m, conn);
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (!ctx) {
+        return;
+    }
+    const struct nbrec_logical_switch_port *lsp;
+    NBREC_LOGICAL_SWITCH_PORT_FOR_EACH (lsp, ctx->nb_idl) {
+        if (smap_get(&lsp->external_ids, MIGRATION_KEY_STATE)) {
+            format_timeline(&s, lsp);
+            ds_put_char(&s, '\n');
+        }
+    }
+    size_t n = MIN(m->n_history, MIGRATION_HISTORY);
+    if (n) {
+        ds_put_cstr(&s, "finished here:\n");
+    }
+    for (size_t i = m->n_history - n; i < m->n_history; i++) {
+        ds_put_format(&s, "  %s\n", m->history[i % MIGRATION_HISTORY]);
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+migration_unixctl_transition(struct migration *m, struct unixctl_conn *conn,
+                             const char *lport, enum migration_state to)
+{
+    const struct attach_ctx *ctx = unixctl_ctx(m, conn);
+
+    if (!ctx) {
+        return;
+    }
+    const struct nbrec_logical_switch_port *lsp = nb_port_find(ctx->nb_ix,
+                                                               lport);
+    if (!lsp) {
+        unixctl_command_reply_error(conn, "no such logical port");
+    } else if (!migration_in_progress(lsp)) {
+        unixctl_command_reply_error(conn, "port is not in migration");
+    } else if (op_pending(m, lport)) {
+        unixctl_command_reply_error(conn, "a transition is already in "
+                                    "flight; try again");
+    } else {
+        start_transition(m, ctx, lsp, to, "requested", conn);
+    }
+}
+
+static void
+migration_unixctl_complete(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                           const char *argv[], void *m)
+{
+    migration_unixctl_transition(m, conn, argv[1], MIGRATION_COMPLETED);
+}
+
+static void
+migration_unixctl_rollback(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                           const char *argv[], void *m)
+{
+    migration_unixctl_transition(m, conn, argv[1], MIGRATION_ROLLED_BACK);
+}
+
+static void
+migration_unixctl_send_rarp(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                            const char *argv[], void *m)
+{
+    const struct attach_ctx *ctx = unixctl_ctx(m, conn);
+    char *error = NULL;
+
+    if (!ctx) {
+        return;
+    }
+    if (send_rarp(ctx, argv[1], &error)) {
+        unixctl_command_reply_error(conn, error ? error : "failed");
+    } else {
+        unixctl_command_reply(conn, NULL);
+    }
+    free(error);
+}
+
+/* Registers ovn-lm/migrations, ovn-lm/migration-complete,
+ * ovn-lm/migration-rollback and ovn-lm/send-rarp.  'get_ctx' returns the
+ * current inputs when a command runs. */
+void
+migration_unixctl_register(struct migration *m,
+                           const struct attach_ctx *(*get_ctx)(void *),
+                           void *aux)
+{
+    m->get_ctx = get_ctx;
+    m->get_ctx_aux = aux;
+    unixctl_command_register("ovn-lm/migrations", "", 0, 0,
+                             migration_unixctl_list, m);
+    unixctl_command_register("ovn-lm/migration-complete", "LPORT", 1, 1,
+                             migration_unixctl_complete, m);
+    unixctl_command_register("ovn-lm/migration-rollback", "LPORT", 1, 1,
+                             migration_unixctl_rollback, m);
+    unixctl_command_register("ovn-lm/send-rarp", "LPORT", 1, 1,
+                             migration_unixctl_send_rarp, m);
+}

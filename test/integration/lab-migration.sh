@@ -1,0 +1,178 @@
+#!/bin/bash
+# Live migration on multi-chassis port binding, in the lab, driven through
+# the ovn-lm CNI binary exactly as a runtime invokes it (source and target
+# pods opt in with KubeVirt's annotation and share the VM's logical port):
+#   (c) rollback: the target is deleted before activation
+#   (d) back to back A->B->A->B, each target blocked until its RARP
+#   (e) a daemon killed and restarted at each step
+#   (f) two workloads migrating at once in opposite directions
+#   (g) the source pod deleted after success: the VM stays reachable, the
+#       port keeps its port-group membership
+# (a) and (b) -- a process and a real QEMU guest switched under a probe --
+# are lab-switchover.sh and lab-qemu.sh.
+#
+# usage: lab-migration.sh OVN-LM-BINARY DAEMON-BINARY
+. "$(dirname "$0")/lab-common.sh" "$@"
+. "$(dirname "$0")/lib-migration.sh"
+
+cni_add_pod 3 client >/dev/null || t_fail "ADD client"
+CLIENT_IP=$POD_IP
+
+# --- (c) rollback -----------------------------------------------------------
+t_begin rollback
+vm_add 1 vm1 c-src >/dev/null && VM1_IP=$POD_IP && t_ok "vm1 on chassis 1 ($VM1_IP)" || t_fail "ADD vm1 source"
+vm_add 2 vm1 c-dst >/dev/null && t_ok "target ADD on chassis 2 answered" || t_fail "ADD vm1 target"
+t_check "target got the same IP" [ "${POD_IP:-}" = "${VM1_IP:-x}" ]
+t_check "state prepared" [ "$(mig_state vm1)" = prepared ]
+t_check "requested-chassis lists source then target" \
+    [ "$(lsp_opt vm1 requested-chassis)" = "$(lab_chassis_name 1),$(lab_chassis_name 2)" ]
+t_check "activation-strategy=rarp" [ "$(lsp_opt vm1 activation-strategy)" = rarp ]
+t_check "the target is blocked before any RARP" target_blocked c-dst "$CLIENT_IP"
+t_check "the source still answers" pod_ping client "$VM1_IP"
+cni_run DEL cid-c-dst "/run/netns/$(lab_ns_pod c-dst)" eth0 "" "$(cni_conf 2)"
+t_check "target DEL succeeds" [ "$CNI_RC" = 0 ]
+t_check "state rolled-back" [ "$(mig_state vm1)" = rolled-back ]
+t_check "requested-chassis is the source alone" [ "$(lsp_opt vm1 requested-chassis)" = "$(lab_chassis_name 1)" ]
+t_check "activation-strategy removed" [ -z "$(lsp_opt vm1 activation-strategy)" ]
+t_check "the logical port survives" lsp_exists vm1
+t_check "the source still answers after rollback" pod_ping client "$VM1_IP"
+t_check "ovn-lm/migrations tells the rollback" bash -c \
+    "ovs-appctl -t $LAB_H2_DAEMON_CTL ovn-lm/migrations | grep -q 'default_vm1 .*rolled back'"
+
+# --- (d) back to back A -> B -> A -> B ----------------------------------------
+t_begin back-to-back
+prev=c-src
+for hop in 1 2 3 4; do
+    from=$(((hop % 2) ? 1 : 2))
+    to=$(((hop % 2) ? 2 : 1))
+    pod=d$hop
+    vm_add "$to" vm1 "$pod" >/dev/null || t_fail "hop $hop: target ADD"
+    t_check "hop $hop ($from->$to): prepared" [ "$(mig_state vm1)" = prepared ]
+    t_check "hop $hop: target blocked before its RARP" target_blocked "$pod" "$CLIENT_IP"
+    t_check "hop $hop: not activated before its RARP" [ -z "$(pb_activated vm1)" ]
+    send_rarp "$to" vm1
+    t_check "hop $hop: activated on chassis $to" wait_state vm1 activated
+    t_check "hop $hop: target answers once activated" pod_ping client "$VM1_IP"
+    cni_run DEL "cid-$prev" "/run/netns/$(lab_ns_pod "$prev")" eth0 "" "$(cni_conf "$from")"
+    t_check "hop $hop: source DEL succeeds" [ "$CNI_RC" = 0 ]
+    t_check "hop $hop: completed, requested-chassis=$to" \
+        [ "$(mig_state vm1)/$(lsp_opt vm1 requested-chassis)" = "completed/$(lab_chassis_name "$to")" ]
+    t_check "hop $hop: VM reachable on chassis $to" pod_ping client "$VM1_IP"
+    lab_pod_netns_del "$prev"
+    prev=$pod
+done
+t_check "four migrations counted" [ "$(lsp_ext vm1 ovn-lm/migration-count)" = 5 ]
+
+# --- (g) source deleted after success -------------------------------------
+# vm1 lives on chassis 1 now.
+t_begin source-deleted
+lab_nbctl pg-add pg_vms default_vm1
+vm_add 2 vm1 g-dst >/dev/null || t_fail "target ADD"
+send_rarp 2 vm1
+wait_state vm1 activated || t_fail "not activated"
+cni_run DEL "cid-$prev" "/run/netns/$(lab_ns_pod "$prev")" eth0 "" "$(cni_conf 1)"
+lab_pod_netns_del "$prev"
+t_check "the VM stays reachable" pod_ping client "$VM1_IP"
+t_check "the logical port keeps its port-group membership" \
+    [ "$(lab_nbctl --bare --columns=ports find Port_Group name=pg_vms)" = "$(lab_nbctl --bare --columns=_uuid find Logical_Switch_Port name=default_vm1)" ]
+t_check "the source's veth and OVS port are gone" [ -z "$(lab_vsctl 1 list-ports br-int | grep '^lm')" ]
+t_check "the target now owns the port" [ "$(lsp_ext vm1 ovn-lm/container-id)" = cid-g-dst ]
+t_check "ovn-lm/pod names the target pod" [ "$(lsp_ext vm1 ovn-lm/pod)" = default/g-dst ]
+prev=g-dst
+
+# --- (e) daemons killed and restarted at each step --------------------------
+# vm1 lives on chassis 2 now.
+t_begin restart
+vm_add 1 vm1 e-dst >/dev/null || t_fail "target ADD"
+"$LAB_SH" daemon-restart 1 >/dev/null
+"$LAB_SH" daemon-restart 2 >/dev/null
+t_check "after restarts in 'prepared': options intact" \
+    [ "$(mig_state vm1)/$(lsp_opt vm1 activation-strategy)/$(lsp_opt vm1 requested-chassis)" = "prepared/rarp/$(lab_chassis_name 2),$(lab_chassis_name 1)" ]
+t_check "and the target is still blocked" target_blocked e-dst "$CLIENT_IP"
+# Kill the target's daemon hard, activate while it is down: the restarted
+# daemon must notice the activation from Southbound.
+kill -9 "$(cat "$LAB_H1_DAEMON_PIDFILE")"
+ip netns exec "$(lab_ns_pod e-dst)" python3 "$TEST_HERE/rarp.py" eth0
+"$LAB_SH" daemon-start 1 >/dev/null
+t_check "activation seen by the restarted daemon" wait_state vm1 activated
+kill -9 "$(cat "$LAB_H2_DAEMON_PIDFILE")"
+"$LAB_SH" daemon-start 2 >/dev/null
+cni_run DEL "cid-$prev" "/run/netns/$(lab_ns_pod "$prev")" eth0 "" "$(cni_conf 2)"
+t_check "source DEL through a restarted daemon completes" \
+    [ "$CNI_RC/$(mig_state vm1)/$(lsp_opt vm1 requested-chassis)" = "0/completed/$(lab_chassis_name 1)" ]
+t_check "VM reachable after all that" pod_ping client "$VM1_IP"
+lab_pod_netns_del "$prev"
+prev=e-dst
+
+# A rollback whose daemon died before it: timeout-free, through unixctl.
+vm_add 2 vm1 e2-dst >/dev/null || t_fail "target ADD"
+"$LAB_SH" daemon-restart 2 >/dev/null
+ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/migration-rollback default_vm1 >/dev/null
+t_check "unixctl rollback after a restart" [ "$(mig_state vm1)" = rolled-back ]
+cni_run DEL cid-e2-dst "/run/netns/$(lab_ns_pod e2-dst)" eth0 "" "$(cni_conf 2)"
+t_check "target DEL after the rollback leaves the port to the source" \
+    [ "$CNI_RC/$(lsp_ext vm1 ovn-lm/container-id)" = "0/cid-$prev" ]
+t_check "VM still reachable on the source" pod_ping client "$VM1_IP"
+
+# --- (f) two workloads at once, opposite directions -------------------------
+t_begin crossing
+vm_add 1 vm2 f2-src >/dev/null && VM2_IP=$POD_IP || t_fail "vm2 source"
+vm_add 2 vm3 f3-src >/dev/null && VM3_IP=$POD_IP || t_fail "vm3 source"
+vm_add 2 vm2 f2-dst >/dev/null &
+vm_add 1 vm3 f3-dst >/dev/null &
+wait
+t_check "both prepared" [ "$(mig_state vm2)/$(mig_state vm3)" = prepared/prepared ]
+send_rarp 2 vm2 &
+send_rarp 1 vm3 &
+wait
+t_check "vm2 activated" wait_state vm2 activated
+t_check "vm3 activated" wait_state vm3 activated
+cni_run DEL cid-f2-src "/run/netns/$(lab_ns_pod f2-src)" eth0 "" "$(cni_conf 1)" &
+cni_run DEL cid-f3-src "/run/netns/$(lab_ns_pod f3-src)" eth0 "" "$(cni_conf 2)" &
+wait
+t_check "vm2 completed on chassis 2" [ "$(mig_state vm2)/$(lsp_opt vm2 requested-chassis)" = "completed/$(lab_chassis_name 2)" ]
+t_check "vm3 completed on chassis 1" [ "$(mig_state vm3)/$(lsp_opt vm3 requested-chassis)" = "completed/$(lab_chassis_name 1)" ]
+t_check "vm2 reachable" pod_ping client "${VM2_IP:-x}"
+t_check "vm3 reachable" pod_ping client "${VM3_IP:-x}"
+t_check "vm2 and vm3 reach each other" pod_ping f2-dst "${VM3_IP:-x}"
+
+# --- Rollback on timeout ----------------------------------------------------
+# vm2 lives on chassis 2; chassis 1's daemon gives targets one second.
+t_begin timeout
+LAB_DAEMON_ARGS=--migration-timeout=1 "$LAB_SH" daemon-restart 1 >/dev/null
+vm_add 1 vm2 t2-dst >/dev/null || t_fail "target ADD"
+t_check "prepared" [ "$(mig_state vm2)" = prepared ]
+sleep 2.5
+t_check "rolled back after the timeout" [ "$(mig_state vm2)/$(lsp_ext vm2 ovn-lm/migration-rollback-reason)" = rolled-back/timeout ]
+t_check "requested-chassis back to the source" [ "$(lsp_opt vm2 requested-chassis)" = "$(lab_chassis_name 2)" ]
+t_check "vm2 still reachable on its source" pod_ping client "${VM2_IP:-x}"
+cni_run DEL cid-t2-dst "/run/netns/$(lab_ns_pod t2-dst)" eth0 "" "$(cni_conf 1)"
+t_check "the target's DEL after a timeout succeeds" [ "$CNI_RC" = 0 ]
+"$LAB_SH" daemon-restart 1 >/dev/null
+
+# --- Auto-RARP: a restored container that never announces itself ------------
+t_begin auto-rarp
+vm_add 1 vm2 a2-dst '"ovn-lm.io/auto-rarp": "true"' >/dev/null || t_fail "target ADD"
+sleep 0.3
+t_check "still prepared while the pod holds no new process" [ "$(mig_state vm2)" = prepared ]
+ip netns exec "$(lab_ns_pod a2-dst)" sleep 3 &
+sleeper=$!
+t_check "activated once a process starts in the target pod" wait_state vm2 activated
+kill "$sleeper" 2>/dev/null
+wait "$sleeper" 2>/dev/null
+cni_run DEL cid-f2-dst "/run/netns/$(lab_ns_pod f2-dst)" eth0 "" "$(cni_conf 2)"
+t_check "source DEL completes" [ "$(mig_state vm2)" = completed ]
+t_check "vm2 reachable on chassis 1" pod_ping client "${VM2_IP:-x}"
+
+# --- Nothing left -------------------------------------------------------------
+t_begin leaks
+for p in client "$prev" a2-dst f3-dst; do
+    n=$(lab_pod_chassis "$p")
+    cni_run DEL "cid-$p" "/run/netns/$(lab_ns_pod "$p")" eth0 "" "$(cni_conf "$n")"
+done
+left=$(leaks)
+t_check "no veth, OVS port, logical port or record left${left:+: $left}" [ -z "$left" ]
+t_check "daemon logs hold no ERR" bash -c "! grep -h '|ERR|' $LAB_DIR/h*/ovn-controller-ext.log"
+lab_daemons_exit
+
+t_summary

@@ -1,0 +1,64 @@
+# lib-migration.sh: helpers for live-migration tests in the lab.  Source
+# after lib-cni.sh.  Logical ports are named default_<vm>.
+
+# vm_ann VM: the runtimeConfig a KubeVirt virt-launcher pod of VM carries
+# (the opt-in annotation and the VM's name), as a conf merge object.
+vm_ann() {
+    printf '{"runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"kubevirt.io/allow-pod-bridge-network-live-migration": "", "vm.kubevirt.io/name": "%s"%s}}}' \
+        "$1" "${2:+, $2}"
+}
+
+# vm_add N VM POD [EXTRA-ANNOTATIONS]: ADD pod POD of VM on chassis N.
+vm_add() {
+    cni_add_pod "$1" "$3" "K8S_POD_NAMESPACE=default;K8S_POD_NAME=$3" \
+        "$(vm_ann "$2" "${4:-}")"
+}
+
+lsp_opt() {
+    lab_nbctl --if-exists get Logical_Switch_Port "default_$1" "options:$2" \
+        2>/dev/null | tr -d '"'
+}
+
+lsp_ext() {
+    lab_nbctl --if-exists get Logical_Switch_Port "default_$1" \
+        "external_ids:\"$2\"" 2>/dev/null | tr -d '"'
+}
+
+lsp_exists() {
+    [ -n "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name="default_$1")" ]
+}
+
+mig_state() {
+    lsp_ext "$1" ovn-lm/migration
+}
+
+# pb_activated VM: Southbound's additional-chassis-activated, or nothing.
+pb_activated() {
+    lab_sbctl --bare --columns=options find Port_Binding \
+        logical_port="default_$1" | tr ' ' '\n' |
+        sed -n 's/^additional-chassis-activated=//p'
+}
+
+# wait_state VM STATE: up to 5 s for the migration state to become STATE.
+wait_state() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [ "$(mig_state "$1")" = "$2" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# send_rarp N VM: the daemon on chassis N sends the workload's RARP from
+# inside the target pod (as for a restored container).
+send_rarp() {
+    ovs-appctl -t "$(lab_var "LAB_H$1_DAEMON_CTL")" ovn-lm/send-rarp \
+        "default_$2" >/dev/null
+}
+
+# target_blocked POD IP: the blocked target cannot reach IP (its frames are
+# dropped until activation).
+target_blocked() {
+    ! ip netns exec "$(lab_ns_pod "$1")" ping -c 1 -W 1 -q "$2" \
+        >/dev/null 2>&1
+}
