@@ -783,6 +783,55 @@ migration_unixctl_list(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
+/* ovn-lm/migration-events LPORT: the port's last migration as a JSON array
+ * of {"t": seconds since the epoch, "label": ...}, the format
+ * ovn-lm-probe --events reads. */
+static void
+migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                         const char *argv[], void *m)
+{
+    static const struct {
+        const char *key;
+        const char *label;
+    } events[] = {
+        { MIGRATION_KEY_T_ADD, "target ADD" },
+        { MIGRATION_KEY_T_DUP, "duplication on" },
+        { MIGRATION_KEY_T_ACT, "activated (RARP)" },
+        { MIGRATION_KEY_T_END, NULL },
+    };
+    const struct attach_ctx *ctx = unixctl_ctx(m, conn);
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (!ctx) {
+        return;
+    }
+    const struct nbrec_logical_switch_port *lsp = nb_port_find(ctx->nb_ix,
+                                                               argv[1]);
+    if (!lsp) {
+        unixctl_command_reply_error(conn, "no such logical port");
+        return;
+    }
+    ds_put_char(&s, '[');
+    bool first = true;
+    for (size_t i = 0; i < ARRAY_SIZE(events); i++) {
+        long long int t = get_time_key(lsp, events[i].key);
+        if (!t) {
+            continue;
+        }
+        const char *label = events[i].label;
+        if (!label) {
+            label = (migration_get_state(lsp) == MIGRATION_ROLLED_BACK
+                     ? "rolled back" : "completed");
+        }
+        ds_put_format(&s, "%s{\"t\": %lld.%03lld, \"label\": \"%s\"}",
+                      first ? "" : ", ", t / 1000, t % 1000, label);
+        first = false;
+    }
+    ds_put_cstr(&s, "]\n");
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
 static void
 migration_unixctl_transition(struct migration *m, struct unixctl_conn *conn,
                              const char *lport, enum migration_state to)
@@ -850,6 +899,8 @@ migration_unixctl_register(struct migration *m,
     m->get_ctx_aux = aux;
     unixctl_command_register("ovn-lm/migrations", "", 0, 0,
                              migration_unixctl_list, m);
+    unixctl_command_register("ovn-lm/migration-events", "LPORT", 1, 1,
+                             migration_unixctl_events, m);
     unixctl_command_register("ovn-lm/migration-complete", "LPORT", 1, 1,
                              migration_unixctl_complete, m);
     unixctl_command_register("ovn-lm/migration-rollback", "LPORT", 1, 1,
