@@ -131,8 +131,10 @@ leaks() {
     local n
     for ((n = 1; n <= LAB_CHASSIS; n++)); do
         ip -n "$(lab_var "LAB_H${n}_NETNS")" -o link show 2>/dev/null |
-            awk -F': ' '{print $2}' | grep '^lm' | sed "s/^/h$n link /" || :
-        lab_vsctl "$n" list-ports br-int 2>/dev/null | grep '^lm' |
+            awk -F': ' '{print $2}' | sed 's/@.*//' |
+            grep -E '^lm[0-9a-f]{12}$' | sed "s/^/h$n link /" || :
+        lab_vsctl "$n" list-ports br-int 2>/dev/null |
+            grep -E '^lm[0-9a-f]{12}$' |
             sed "s/^/h$n ovs-port /" || :
     done
     lab_nbctl --bare --columns=name,external_ids find Logical_Switch_Port \
