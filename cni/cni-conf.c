@@ -450,12 +450,15 @@ load_runtime(const cJSON *json, cJSON **runtimep)
     if (item) {
         i = 0;
         cJSON_ArrayForEach (elem, item) {
+            /* The conventions show CIDR; podman sends plain addresses
+             * (on "network reload", twice). */
             if (!cJSON_IsString(elem)
-                || !cni_addr_parse_cidr(elem->valuestring, NULL)) {
+                || (!cni_addr_parse_cidr(elem->valuestring, NULL)
+                    && !cni_addr_parse_ip(elem->valuestring, NULL))) {
                 char *key = cni_xasprintf("runtimeConfig.ips[%d]", i);
 
-                error = invalid_value(key, "an address in CIDR notation",
-                                      elem);
+                error = invalid_value(key, "an IP address, optionally in "
+                                      "CIDR notation", elem);
                 free(key);
                 goto error;
             }
@@ -598,6 +601,13 @@ cni_conf_load(struct cni_conf *conf, enum cni_env_cmd cmd)
     error = load_plugin_keys(conf, cmd);
     if (!error) {
         error = load_runtime(conf->json, &runtime);
+        if (error && cmd == CNI_ENV_CMD_DEL) {
+            /* DEL needs none of it, and refusing a DEL would leak the
+             * attachment: ignore what the runtime got wrong. */
+            cni_error_destroy(error);
+            error = NULL;
+            runtime = NULL;
+        }
     }
     if (!error && cmd == CNI_ENV_CMD_GC) {
         error = load_attachments(conf->json, &attachments);

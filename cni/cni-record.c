@@ -3,6 +3,8 @@
  */
 #include "cni-record.h"
 
+#include "ovn-lm-proto.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +34,7 @@ char *
 cni_record_path(const char *state_dir, const char *network,
                 const char *container_id, const char *ifname)
 {
-    return cni_xasprintf("%s/%s/%s:%s", state_dir, network, container_id,
+    return cni_xasprintf(OVN_LM_RECORD_FMT, state_dir, network, container_id,
                          ifname);
 }
 

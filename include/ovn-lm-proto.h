@@ -49,7 +49,10 @@
  *   "mtu"           integer  pod MTU, default underlay MTU - 58
  *   "gateway"       string   IPv4 gateway, adds a default route
  *   "readyTimeout"  number   seconds to wait for ovn-installed, default 20
- *   "stateDir"      string   where the client keeps its attachment records
+ *   "stateDir"      string   where the client keeps its attachment records:
+ *                            one file per attachment, OVN_LM_RECORD_FMT.  The
+ *                            daemon removes one only when it sweeps away an
+ *                            attachment whose pod vanished without a DEL.
  */
 #ifndef OVN_LM_PROTO_H
 #define OVN_LM_PROTO_H 1
@@ -61,6 +64,9 @@
 #define OVN_LM_DEFAULT_READY_TIMEOUT 20.0
 #define OVN_LM_GENEVE_OVERHEAD 58
 #define OVN_LM_MAX_MSG (1024 * 1024)
+
+/* An attachment record: stateDir, network name, container id, ifname. */
+#define OVN_LM_RECORD_FMT "%s/%s/%s:%s"
 
 /* The CNI spec's error codes. */
 enum ovn_lm_cni_code {

@@ -7,6 +7,8 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cni-request.h"
 #include "cni-server.h"
@@ -111,6 +113,8 @@ struct job {
     struct ovsdb_idl_txn *nb_txn;
     struct ovsdb_idl_txn *ovs_txn;
 
+    bool sweep;                     /* Internal: remove dead pods' ports. */
+
     /* Teardown: the outcome to report once transactions finish. */
     int err_code;                   /* 0: success. */
     char *err_msg;
@@ -125,7 +129,12 @@ struct attach {
     struct ovs_list jobs;
     unsigned int n_jobs;
     struct attach_stats stats;
+    long long int next_sweep;       /* time_msec() of the next sweep. */
+    unsigned long long n_swept;
 };
+
+/* How often attachments whose pod namespace is gone are looked for. */
+#define ATTACH_SWEEP_INTERVAL_MS 60000
 
 static void job_fail(struct job *, const struct attach_ctx *, int code,
                      const char *format, ...) OVS_PRINTF_FORMAT(4, 5);
@@ -166,10 +175,11 @@ attach_destroy(struct attach *a)
         return;
     }
     LIST_FOR_EACH_POP (job, node, &a->jobs) {
-        cni_server_reply(job->conn,
-                         cni_response_error(OVN_LM_CNI_TRY_AGAIN_LATER,
-                                            "ovn-controller-ext is exiting",
-                                            NULL));
+        if (job->conn) {
+            cni_server_reply(job->conn, cni_response_error(
+                                 OVN_LM_CNI_TRY_AGAIN_LATER,
+                                 "ovn-controller-ext is exiting", NULL));
+        }
         job_destroy(job);
     }
     free(a);
@@ -203,7 +213,11 @@ attach_submit(struct attach *a, struct cni_server_conn *conn,
 static void
 job_finish(struct attach *a OVS_UNUSED, struct job *job, char *response)
 {
-    cni_server_reply(job->conn, response);
+    if (job->conn) {
+        cni_server_reply(job->conn, response);
+    } else {
+        free(response);
+    }
     job->conn = NULL;
     job->state = JOB_DONE;
 }
@@ -507,12 +521,14 @@ run_teardown(struct attach *a, struct job *job)
         a->stats.n_errors[job->req.command]++;
         job_finish(a, job, cni_response_error(job->err_code, job->err_msg,
                                               NULL));
-    } else {
+    } else if (!job->sweep) {
         VLOG_INFO("%s %s/%s done in %lld ms",
                   cni_command_to_string(job->req.command),
                   job->req.container_id, job->req.ifname,
                   time_msec() - job->started);
         job_finish(a, job, cni_response_result(NULL));
+    } else {
+        job_finish(a, job, NULL);
     }
 }
 
@@ -537,9 +553,15 @@ add_static_address(struct job *job, bool *has_ip, ovs_be32 *ip,
         ip_s = smap_get(&req->args, "IP");
         ip_src = "CNI_ARGS IP";
     } else if (req->n_ips) {
-        ip_s = req->ips[0];
+        /* The first IPv4 address: IPv6 is not ours to assign (yet). */
+        for (size_t i = 0; i < req->n_ips && !ip_s; i++) {
+            if (!strchr(req->ips[i], ':')) {
+                ip_s = req->ips[i];
+            }
+        }
         ip_src = "runtimeConfig ips";
-    } else if (smap_get(&req->annotations, ATTACH_IP_ANNOTATION)) {
+    }
+    if (!ip_s && smap_get(&req->annotations, ATTACH_IP_ANNOTATION)) {
         ip_s = smap_get(&req->annotations, ATTACH_IP_ANNOTATION);
         ip_src = "annotation " ATTACH_IP_ANNOTATION;
     }
@@ -1085,6 +1107,16 @@ add_run_plumb(struct job *job, const struct attach_ctx *ctx)
     struct smap ids = SMAP_INITIALIZER(&ids);
     add_build_external_ids(job, ctx, &ids);
     smap_add(&ids, OVS_PORT_KEY_NETNS, req->netns);
+    smap_add_format(&ids, OVS_PORT_KEY_RECORD, OVN_LM_RECORD_FMT,
+                    req->conf.state_dir, req->conf.network,
+                    req->container_id, req->ifname);
+    struct stat st;
+    if (!stat(req->netns, &st)) {
+        /* Tells a dead pod's reused path (/proc/PID/...) from its own. */
+        smap_add_format(&ids, OVS_PORT_KEY_NETNS_ID, "%llu:%llu",
+                        (unsigned long long) st.st_dev,
+                        (unsigned long long) st.st_ino);
+    }
     smap_add_format(&ids, "attached-mac", ETH_ADDR_FMT,
                     ETH_ADDR_ARGS(job->addr.mac));
     if (smap_get_bool(&req->annotations, MIGRATION_AUTO_RARP, false)) {
@@ -1257,6 +1289,73 @@ del_start(struct job *job, const struct attach_ctx *ctx)
     return true;
 }
 
+/* Whether the pod of OVS interface 'iface' is gone: its namespace path
+ * no longer exists, or now names another namespace. */
+static bool
+attach_pod_is_gone(const struct ovsrec_interface *iface)
+{
+    const char *netns = smap_get(&iface->external_ids, OVS_PORT_KEY_NETNS);
+    const char *id = smap_get(&iface->external_ids, OVS_PORT_KEY_NETNS_ID);
+    struct stat st;
+
+    if (!netns || !netns[0]) {
+        return false;
+    }
+    if (stat(netns, &st)) {
+        return errno == ENOENT || errno == ENOTDIR;
+    }
+    if (id) {
+        char now[64];
+        snprintf(now, sizeof now, "%llu:%llu",
+                 (unsigned long long) st.st_dev,
+                 (unsigned long long) st.st_ino);
+        return strcmp(now, id) != 0;
+    }
+    return false;
+}
+
+static void
+sweep_remove_record(const struct ovsrec_interface *iface, const char *cid,
+                    const char *ifname)
+{
+    const char *path = smap_get(&iface->external_ids, OVS_PORT_KEY_RECORD);
+    char *tail = xasprintf("/%s:%s", cid, ifname);
+
+    /* Only a file that looks like the record this attachment wrote. */
+    if (path && path[0] == '/' && !strstr(path, "/../")
+        && strlen(path) > strlen(tail)
+        && !strcmp(path + strlen(path) - strlen(tail), tail)
+        && unlink(path) && errno != ENOENT) {
+        VLOG_WARN("cannot remove %s: %s", path, ovs_strerror(errno));
+    }
+    free(tail);
+}
+
+/* Queues an internal job that removes the attachments of pods that are
+ * gone without a DEL (a runtime that gave up while the daemon was down, or
+ * never retries). */
+void
+attach_sweep(struct attach *a)
+{
+    struct job *job = xzalloc(sizeof *job);
+
+    smap_init(&job->req.args);
+    smap_init(&job->req.annotations);
+    job->req.command = CNI_CMD_GC;
+    job->req.container_id = xstrdup("(sweep)");
+    job->req.netns = xstrdup("");
+    job->req.ifname = xstrdup("");
+    job->req.conf.network = xstrdup("");
+    job->sweep = true;
+    job->state = JOB_START;
+    job->started = time_msec();
+    job->started_us = time_usec();
+    job->deadline = job->started + ATTACH_TEARDOWN_MS;
+    ovs_list_push_back(&a->jobs, &job->node);
+    a->n_jobs++;
+    a->n_swept++;
+}
+
 static bool
 gc_is_valid(const struct cni_request *req, const char *cid,
             const char *ifname)
@@ -1296,11 +1395,13 @@ gc_start(struct job *job, const struct attach_ctx *ctx)
                                       NB_PORT_KEY_IFNAME);
         const char *net = smap_get(&iface->external_ids,
                                    NB_PORT_KEY_NETWORK);
-        if (!cid || !ifname || !net || strcmp(net, req->conf.network)) {
+        if (!cid || !ifname || !net
+            || (!job->sweep && strcmp(net, req->conf.network))) {
             continue;
         }
         sset_add_and_free(&seen, xasprintf("%s:%s", cid, ifname));
-        if (gc_is_valid(req, cid, ifname)) {
+        if (job->sweep ? !attach_pod_is_gone(iface)
+                       : gc_is_valid(req, cid, ifname)) {
             continue;
         }
         struct teardown_target t = {
@@ -1310,15 +1411,25 @@ gc_start(struct job *job, const struct attach_ctx *ctx)
                                   ""),
         };
         ovs_strlcpy(t.host_ifname, iface->name, sizeof t.host_ifname);
-        VLOG_INFO("GC: removing attachment %s/%s (%s)", cid, ifname,
+        VLOG_INFO("%s: removing attachment %s/%s (%s)",
+                  job->sweep ? "pod namespace gone" : "GC", cid, ifname,
                   iface->name);
         teardown_add_target(job, ctx, &t);
+        if (job->sweep) {
+            /* No DEL will come to drop the plugin's record: the runtime
+             * gave up.  (GC's caller, the plugin, drops its own.) */
+            sweep_remove_record(iface, cid, ifname);
+        }
         n++;
     }
 
     /* Logical ports this chassis holds whose OVS side is already gone. */
     const struct nbrec_logical_switch_port *lsp;
     NBREC_LOGICAL_SWITCH_PORT_FOR_EACH (lsp, ctx->nb_idl) {
+        if (job->sweep) {
+            /* A sweep knows pods by their OVS side only. */
+            break;
+        }
         const struct smap *ids = &lsp->external_ids;
         const char *cid = smap_get(ids, NB_PORT_KEY_CONTAINER);
         const char *ifname = smap_get(ids, NB_PORT_KEY_IFNAME);
@@ -1592,6 +1703,12 @@ attach_run(struct attach *a, const struct attach_ctx *ctx)
 {
     struct job *job;
 
+    if (time_msec() >= a->next_sweep && idl_ready(ctx->ovs_idl)
+        && idl_ready(ctx->nb_idl)) {
+        a->next_sweep = time_msec() + ATTACH_SWEEP_INTERVAL_MS;
+        attach_sweep(a);
+    }
+
     LIST_FOR_EACH_SAFE (job, node, &a->jobs) {
         /* A job may pass through several states in one go. */
         for (int i = 0; i < 8 && job->state != JOB_DONE; i++) {
@@ -1614,6 +1731,8 @@ void
 attach_wait(struct attach *a, const struct attach_ctx *ctx OVS_UNUSED)
 {
     struct job *job;
+
+    poll_timer_wait_until(a->next_sweep);
 
     LIST_FOR_EACH (job, node, &a->jobs) {
         if (job->nb_txn) {

@@ -55,6 +55,7 @@ void attach_wait(struct attach *, const struct attach_ctx *);
 const struct sbrec_port_binding *attach_find_port_binding(
     const struct attach_ctx *, const char *lport);
 
+void attach_sweep(struct attach *);
 unsigned int attach_n_jobs(const struct attach *);
 void attach_format_jobs(const struct attach *, struct ds *);
 void attach_format_ports(const struct attach_ctx *, struct ds *);

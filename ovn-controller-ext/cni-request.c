@@ -158,6 +158,9 @@ parse_conf(const cJSON *conf, struct cni_request *req)
     nc->network = nullable_xstrdup(get_string(conf, "name"));
     nc->logical_switch = nullable_xstrdup(get_string(conf, "logicalSwitch"));
     nc->bridge = nullable_xstrdup(get_string(conf, "bridge"));
+    s = get_string(conf, "stateDir");
+    nc->state_dir = xstrdup(s && s[0] == '/' && !strstr(s, "/..")
+                            ? s : OVN_LM_DEFAULT_STATE_DIR);
 
     item = cJSON_GetObjectItemCaseSensitive(conf, "mtu");
     if (item) {
@@ -358,6 +361,7 @@ cni_request_destroy(struct cni_request *req)
     free(req->conf.network);
     free(req->conf.logical_switch);
     free(req->conf.bridge);
+    free(req->conf.state_dir);
     cJSON_Delete(req->prev_result);
     for (size_t i = 0; i < req->n_valid; i++) {
         free(req->valid[i].container_id);

@@ -39,6 +39,7 @@ struct cni_netconf {
     bool has_gateway;
     ovs_be32 gateway;
     double ready_timeout;   /* Seconds. */
+    char *state_dir;        /* The client's attachment records. */
 };
 
 struct cni_request {

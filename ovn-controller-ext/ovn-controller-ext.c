@@ -400,9 +400,19 @@ ext_unixctl_connection_status(struct unixctl_conn *conn,
 }
 
 static void
+ext_unixctl_sweep(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                  const char *argv[] OVS_UNUSED, void *d_)
+{
+    struct ext_daemon *d = d_;
+    attach_sweep(d->attach);
+    unixctl_command_reply(conn, NULL);
+}
+
+static void
 register_unixctl(struct unixctl_server *unixctl OVS_UNUSED,
                  struct ext_daemon *d)
 {
+    unixctl_command_register("ovn-lm/sweep", "", 0, 0, ext_unixctl_sweep, d);
     unixctl_command_register("exit", "", 0, 0, ext_unixctl_exit, d);
     unixctl_command_register("ovn-lm/list-ports", "", 0, 0,
                              ext_unixctl_list_ports, d);

@@ -22,6 +22,8 @@ struct ovsrec_port;
 struct smap;
 
 #define OVS_PORT_KEY_NETNS "ovn-lm/netns"
+#define OVS_PORT_KEY_NETNS_ID "ovn-lm/netns-id"  /* "dev:inode" at ADD. */
+#define OVS_PORT_KEY_RECORD "ovn-lm/record"     /* The plugin's record. */
 
 struct ovs_port_indexes {
     struct ovsdb_idl_index *iface_by_name;

@@ -14,6 +14,7 @@ PACKAGES=(
     # The lab and the tests.
     iproute2 ethtool iputils-ping tcpdump procps util-linux
     containernetworking-plugins # Reference "bridge" plugin, for benchmarks.
+    podman runc busybox-static  # A real CNI client, end to end.
 )
 
 if [[ ${OVN_LM_SKIP_APT:-0} == 1 ]]; then

@@ -98,6 +98,26 @@ t_check "DEL of a live attachment with the daemon stopped: code 11" [ "$(cni_cod
 cni_run DEL cid-g1 "/run/netns/$(lab_ns_pod g1)" eth0 "" "$(cni_conf 1)"
 t_check "the retried DEL succeeds once the daemon is back" [ "$CNI_RC" = 0 ]
 
+# --- A pod that vanished without a DEL (a runtime that gave up) --------------
+t_begin sweep
+cni_add_pod 2 s1 >/dev/null || t_fail "ADD s1"
+"$LAB_SH" daemon-stop 2 >/dev/null
+lab_pod_netns_del s1
+cni_run DEL cid-s1 "/run/netns/$(lab_ns_pod s1)" eth0 "" "$(cni_conf 2)"
+t_check "DEL with the daemon down: code 11, and the runtime gives up" [ "$(cni_code)" = 11 ]
+"$LAB_SH" daemon-start 2 >/dev/null
+gone() {
+    [ -z "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=default_s1)" ] &&
+        [ -z "$(lab_vsctl 2 list-ports br-int | grep '^lm')" ] &&
+        [ ! -e "$LAB_DIR/cni-state/ovnlm/cid-s1:eth0" ]
+}
+t_check "the restarted daemon sweeps its port, OVS port and record" lab_wait 5 "sweep" gone
+cni_add_pod 2 s2 >/dev/null || t_fail "ADD s2"
+ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/sweep >/dev/null
+sleep 0.3
+t_check "a sweep leaves live pods alone" [ -n "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=default_s2)" ]
+cni_run DEL cid-s2 "/run/netns/$(lab_ns_pod s2)" eth0 "" "$(cni_conf 2)"
+
 # --- Daemon restart keeps attachments ----------------------------------------
 t_begin restart
 "$LAB_SH" daemon-restart 3 >/dev/null

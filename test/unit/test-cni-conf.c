@@ -209,9 +209,17 @@ static const struct conf_case conf_cases[] = {
     { "runtime numeric Mac", ADD,
       CONF("1.0.0", ",\"runtimeConfig\":{\"Mac\":5}"), 7,
       "\"runtimeConfig.mac\" must be a string" },
-    { "runtime ips not CIDR", ADD,
-      CONF("1.0.0", ",\"runtimeConfig\":{\"ips\":[\"10.0.0.5\"]}"), 7,
+    /* podman sends plain addresses, twice on "network reload". */
+    { "runtime ips plain, duplicated", ADD,
+      CONF("1.0.0", ",\"runtimeConfig\":{\"ips\":[\"10.0.0.5\","
+           "\"10.0.0.5\"]}"), 0, NULL },
+    { "runtime ips not an address", ADD,
+      CONF("1.0.0", ",\"runtimeConfig\":{\"ips\":[\"10.0.0.x\"]}"), 7,
       "\"runtimeConfig.ips[0]\"" },
+    /* DEL needs no runtimeConfig: a bad one must not leak the attachment. */
+    { "DEL ignores a bad runtimeConfig", DEL,
+      CONF("1.0.0", ",\"runtimeConfig\":{\"ips\":[\"10.0.0.x\"],"
+           "\"mac\":\"zz\"}"), 0, NULL },
     { "runtime ips bad prefix", ADD,
       CONF("1.0.0", ",\"runtimeConfig\":{\"ips\":[\"10.0.0.5/24\","
            "\"10.0.0.6/33\"]}"), 7, "\"runtimeConfig.ips[1]\"" },
