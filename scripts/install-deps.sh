@@ -15,6 +15,8 @@ PACKAGES=(
     iproute2 ethtool iputils-ping tcpdump procps util-linux
     containernetworking-plugins # Reference "bridge" plugin, for benchmarks.
     podman runc busybox-static  # A real CNI client, end to end.
+    qemu-system-x86 cpio kmod libc6-dev # Real QEMU live migration (test/vm).
+    librsvg2-bin                # The probe's timeline as PNG.
 )
 
 if [[ ${OVN_LM_SKIP_APT:-0} == 1 ]]; then

@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""traffic.py - bounded test traffic against the test guest (test/vm).
+
+  traffic.py tcp-echo HOST PORT [--interval-ms 10] [--duration S]
+             [--stop-file F] [--out FILE]
+      One TCP connection to the guest's echo service; sends one line every
+      interval and checks every echo comes back, in order, on the same
+      connection.  Never reconnects: a reset or a timeout is a failure.
+
+  traffic.py udp-probe HOST PORT [--rate 1000] [--duration S]
+             [--stop-file F] [--out FILE]
+      Sends a numbered datagram at RATE per second to the guest's UDP echo
+      service and records the replies.
+
+Both stop at --duration (default 60 s, at most 600 s) or as soon as the
+stop file exists, print "ready" on stdout once traffic flows, and write a
+JSON summary to --out (or stdout).  Times are wall clock (time.time()) so
+they compare with QMP event timestamps and tcpdump -tt.
+
+Summary keys:
+  ok                 tcp-echo: no error, every line echoed intact and in order
+  sent, received     lines / datagrams
+  max_gap_ms         longest time between two consecutive replies
+  gap_start, gap_end wall-clock times of the two replies around it
+  first_rx, last_rx  wall-clock times of the first and last reply
+  gaps               [start, end] of every gap over 2.5 intervals (tcp-echo)
+                     or over max(5 ms, 5 intervals) (udp-probe), first 1000
+  error              (tcp-echo) what broke the connection, if anything
+  lost, dup          (udp-probe)
+  longest_loss_run   (udp-probe) most consecutive sequence numbers lost
+  loss_runs          (udp-probe) [first send, last send, count] of every run
+                     of lost datagrams, first 1000
+"""
+
+import json
+import os
+import select
+import socket
+import sys
+import time
+
+MAX_DURATION = 600.0
+
+
+def opt(args, name, default, conv=float):
+    if name in args:
+        i = args.index(name)
+        val = conv(args[i + 1])
+        del args[i:i + 2]
+        return val
+    return default
+
+
+class Gaps:
+    def __init__(self, keep_over):
+        self.keep_over = keep_over  # s; gaps longer than this are listed
+        self.gaps = []
+        self.last = None
+        self.first = None
+        self.max_gap = 0.0
+        self.gap_start = self.gap_end = None
+
+    def rx(self, t):
+        if self.first is None:
+            self.first = t
+        if self.last is not None:
+            gap = t - self.last
+            if gap > self.max_gap:
+                self.max_gap = gap
+                self.gap_start, self.gap_end = self.last, t
+            if gap > self.keep_over and len(self.gaps) < 1000:
+                self.gaps.append([self.last, t])
+        self.last = t
+
+    def summary(self):
+        return {
+            "max_gap_ms": round(self.max_gap * 1000, 3),
+            "gap_start": self.gap_start,
+            "gap_end": self.gap_end,
+            "first_rx": self.first,
+            "last_rx": self.last,
+            "gaps": self.gaps,
+        }
+
+
+def should_stop(stop_file, deadline):
+    return time.monotonic() > deadline or (stop_file and
+                                           os.path.exists(stop_file))
+
+
+def tcp_echo(host, port, args):
+    interval = opt(args, "--interval-ms", 10.0) / 1000
+    duration = min(opt(args, "--duration", 60.0), MAX_DURATION)
+    stop_file = opt(args, "--stop-file", None, str)
+    out = opt(args, "--out", None, str)
+    deadline = time.monotonic() + duration
+    res = {"mode": "tcp-echo", "ok": False, "sent": 0, "received": 0,
+           "bad": 0, "error": None}
+    gaps = Gaps(keep_over=2.5 * interval)
+    try:
+        s = socket.create_connection((host, port), timeout=5)
+    except OSError as e:
+        res["error"] = f"connect: {e}"
+        return res, out
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.setblocking(False)
+    res["local"] = "%s:%d" % s.getsockname()
+    buf = b""
+    expect = 0          # next sequence number expected back
+    seq = 0
+    next_send = time.monotonic()
+    announced = False
+    stopping_at = None  # after stop: wait for the outstanding echoes
+    while True:
+        now = time.monotonic()
+        if stopping_at is None and should_stop(stop_file, deadline):
+            stopping_at = now
+        if stopping_at is not None and (expect == seq or
+                                        now - stopping_at > 5):
+            break
+        if stopping_at is None and now >= next_send:
+            line = b"%d %.6f ovn-lm-echo\n" % (seq, time.time())
+            try:
+                s.send(line)   # small: never partially sent in practice
+            except BlockingIOError:
+                pass           # send buffer full: the peer is gone/stuck
+            except OSError as e:
+                res["error"] = f"send: {e}"
+                break
+            else:
+                seq += 1
+                res["sent"] = seq
+            next_send += interval
+            if next_send < now:
+                next_send = now + interval
+        wait = max(0.0, next_send - time.monotonic())
+        r, _, _ = select.select([s], [], [], min(wait, 0.05))
+        if not r:
+            continue
+        try:
+            data = s.recv(65536)
+        except BlockingIOError:
+            continue
+        except OSError as e:
+            res["error"] = f"recv: {e}"
+            break
+        if not data:
+            res["error"] = "connection closed by peer"
+            break
+        t = time.time()
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            parts = line.split(b" ")
+            if (len(parts) != 3 or parts[2] != b"ovn-lm-echo" or
+                    int(parts[0]) != expect):
+                res["bad"] += 1
+            expect += 1
+            res["received"] += 1
+            gaps.rx(t)
+        if not announced and res["received"]:
+            print("ready", flush=True)
+            announced = True
+    s.close()
+    res.update(gaps.summary())
+    res["ok"] = (res["error"] is None and res["bad"] == 0 and
+                 res["received"] == res["sent"] and res["sent"] > 0)
+    return res, out
+
+
+def udp_probe(host, port, args):
+    rate = opt(args, "--rate", 1000.0)
+    duration = min(opt(args, "--duration", 60.0), MAX_DURATION)
+    stop_file = opt(args, "--stop-file", None, str)
+    out = opt(args, "--out", None, str)
+    interval = 1.0 / rate
+    deadline = time.monotonic() + duration
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((host, port))
+    s.setblocking(False)
+    gaps = Gaps(keep_over=max(0.005, 5 * interval))
+    seen = set()
+    res = {"mode": "udp-probe", "sent": 0, "received": 0, "dup": 0}
+    seq = 0
+    sent_at = []        # wall-clock send time of each sequence number
+    next_send = time.monotonic()
+    announced = False
+    stopping_at = None
+    while True:
+        now = time.monotonic()
+        if stopping_at is None and should_stop(stop_file, deadline):
+            stopping_at = now
+        if stopping_at is not None and now - stopping_at > 0.5:
+            break
+        if stopping_at is None and now >= next_send:
+            sent_at.append(time.time())
+            try:
+                s.send(b"%d" % seq)
+            except OSError:
+                pass  # e.g. ECONNREFUSED from an earlier ICMP: keep going
+            seq += 1
+            next_send += interval
+            if next_send < now - 0.1:
+                next_send = now  # we were descheduled: do not burst
+        wait = max(0.0, next_send - time.monotonic())
+        r, _, _ = select.select([s], [], [], min(wait, 0.05))
+        if not r:
+            continue
+        while True:
+            try:
+                data = s.recv(2048)
+            except (BlockingIOError, ConnectionRefusedError):
+                break
+            t = time.time()
+            try:
+                n = int(data)
+            except ValueError:
+                continue
+            if n in seen:
+                res["dup"] += 1
+                continue
+            seen.add(n)
+            res["received"] += 1
+            gaps.rx(t)
+            if not announced:
+                print("ready", flush=True)
+                announced = True
+    res["sent"] = seq
+    res["lost"] = seq - len(seen)
+    run = longest = 0
+    runs = []
+    for i in range(seq):
+        if i in seen:
+            run = 0
+        else:
+            run += 1
+            longest = max(longest, run)
+            if run == 1:
+                runs.append([sent_at[i], sent_at[i], 1])
+            else:
+                runs[-1][1] = sent_at[i]
+                runs[-1][2] = run
+    res["longest_loss_run"] = longest
+    res["loss_runs"] = runs[:1000]
+    res.update(gaps.summary())
+    return res, out
+
+
+def main(argv):
+    if len(argv) < 4 or argv[1] not in ("tcp-echo", "udp-probe"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    args = argv[4:]
+    if argv[1] == "tcp-echo":
+        res, out = tcp_echo(argv[2], int(argv[3]), args)
+    else:
+        res, out = udp_probe(argv[2], int(argv[3]), args)
+    text = json.dumps(res, indent=1)
+    if out:
+        with open(out + ".tmp", "w") as f:
+            f.write(text + "\n")
+        os.rename(out + ".tmp", out)
+    else:
+        print(text)
+    return 0 if res.get("ok", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
