@@ -87,7 +87,7 @@ qemu_migration() {
     # ICMP: the guest's kernel answers, nothing of ours runs in it.  The
     # probe reads the migration's events when it stops (SIGINT).
     "$OVN_LM_PROBE" --netns "$ns_cli" --mode icmp --rate 1000 \
-        --json "$out/probe.json" \
+        --json "$out/probe.json" --events "$out/events.json" \
         --svg "$out/timeline.svg" --title "QEMU live migration, chassis 1 -> 2" \
         "$vm_ip" >"$out/probe.out" 2>&1 &
     local probe_pid=$!

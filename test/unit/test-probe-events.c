@@ -133,6 +133,28 @@ test_precision(void)
     TEST_CHECK(got - want < 300 && want - got < 300);
     probe_events_destroy(&events);
 
+    /* What ovn-controller-ext's ovn-lm/migration-events prints. */
+    test_case("the daemon's migration-events reply");
+    text = "[{\"t\": 1732228201.123, \"label\": \"target ADD\"}, "
+           "{\"t\": 1732228201.150, \"label\": \"duplication on\"}, "
+           "{\"t\": 1732228201.300, \"label\": \"activated (RARP)\"}, "
+           "{\"t\": 1732228202.000, \"label\": \"completed\"}]\n";
+    TEST_EQ_INT(probe_events_parse(text, strlen(text), &events, &error), 0);
+    if (TEST_EQ_INT(events.n, 4)) {
+        static const int64_t ms[] = { 123, 150, 300, 1000 };
+        static const char *const labels[] = {
+            "target ADD", "duplication on", "activated (RARP)", "completed",
+        };
+
+        for (size_t i = 0; i < 4; i++) {
+            want = T_NS + ms[i] * 1000000;
+            got = events.events[i].t_ns;
+            TEST_CHECK(got - want < 300 && want - got < 300);
+            TEST_EQ_STR(events.events[i].label, labels[i]);
+        }
+    }
+    probe_events_destroy(&events);
+
     /* Not null-terminated: only 'len' bytes count. */
     test_case("length, not the null byte, ends the text");
     TEST_EQ_INT(probe_events_parse("{\"t\": 1732228201}garbage", 17,

@@ -59,9 +59,9 @@ test_csum(void)
     static const uint8_t odd[] = { 0x01, 0x02, 0x03 };
 
     test_case("RFC 1071 example");
-    TEST_EQ_INT(probe_inet_csum(rfc, sizeof rfc), 0x220d);
+    TEST_EQ_INT(probe_packet_csum(rfc, sizeof rfc), 0x220d);
     test_case("odd length pads with a zero byte");
-    TEST_EQ_INT(probe_inet_csum(odd, sizeof odd), (uint16_t) ~0x0402);
+    TEST_EQ_INT(probe_packet_csum(odd, sizeof odd), (uint16_t) ~0x0402);
     test_case(NULL);
 }
 
@@ -77,15 +77,15 @@ test_icmp(void)
     probe_packet_encode(&in, payload, sizeof payload);
 
     test_case("ICMPv4 echo request");
-    len = probe_icmp_encode_echo(false, 0x1234, 0xbeef, payload,
-                                 sizeof payload, msg, sizeof msg);
-    TEST_EQ_INT(len, PROBE_ICMP_HDR_LEN + sizeof payload);
+    len = probe_packet_icmp_encode(false, 0x1234, 0xbeef, payload,
+                                   sizeof payload, msg, sizeof msg);
+    TEST_EQ_INT(len, PROBE_PACKET_ICMP_HDR_LEN + sizeof payload);
     TEST_EQ_INT(msg[0], 8);
     TEST_EQ_INT(msg[4] << 8 | msg[5], 0x1234);
     TEST_EQ_INT(msg[6] << 8 | msg[7], 0xbeef);
-    TEST_EQ_INT(probe_inet_csum(msg, len), 0);      /* Valid checksum. */
-    TEST_EQ_INT(probe_icmp_encode_echo(false, 1, 1, payload, sizeof payload,
-                                       msg, len - 1), 0);
+    TEST_EQ_INT(probe_packet_csum(msg, len), 0);      /* Valid checksum. */
+    TEST_EQ_INT(probe_packet_icmp_encode(false, 1, 1, payload, sizeof payload,
+                                         msg, len - 1), 0);
 
     test_case("ICMPv4 echo reply behind an IPv4 header with options");
     memset(pkt, 0, sizeof pkt);
@@ -95,57 +95,57 @@ test_icmp(void)
     pkt[9] = 1;                             /* ICMP. */
     memcpy(pkt + 24, msg, len);
     pkt[24] = 0;                            /* Echo reply. */
-    TEST_EQ_INT(probe_icmp_decode_reply(false, true, pkt, 24 + len, &id, &p,
-                                        &plen), 0);
+    TEST_EQ_INT(probe_packet_icmp_decode(false, true, pkt, 24 + len, &id, &p,
+                                         &plen), 0);
     TEST_EQ_INT(id, 0x1234);
     TEST_EQ_INT(plen, sizeof payload);
-    TEST_CHECK(p == pkt + 24 + PROBE_ICMP_HDR_LEN);
+    TEST_CHECK(p == pkt + 24 + PROBE_PACKET_ICMP_HDR_LEN);
     /* Trailing bytes beyond the IP length are not payload. */
-    TEST_EQ_INT(probe_icmp_decode_reply(false, true, pkt, 24 + len + 10,
-                                        &id, &p, &plen), 0);
+    TEST_EQ_INT(probe_packet_icmp_decode(false, true, pkt, 24 + len + 10,
+                                         &id, &p, &plen), 0);
     TEST_EQ_INT(plen, sizeof payload);
 
     test_case("not an ICMPv4 echo reply");
-    TEST_EQ_INT(probe_icmp_decode_reply(false, true, pkt, 19, &id, &p,
-                                        &plen), EINVAL);
+    TEST_EQ_INT(probe_packet_icmp_decode(false, true, pkt, 19, &id, &p,
+                                         &plen), EINVAL);
     pkt[9] = 17;
-    TEST_EQ_INT(probe_icmp_decode_reply(false, true, pkt, 24 + len, &id, &p,
-                                        &plen), EINVAL);
+    TEST_EQ_INT(probe_packet_icmp_decode(false, true, pkt, 24 + len, &id, &p,
+                                         &plen), EINVAL);
     pkt[9] = 1;
     pkt[24] = 8;                            /* A request. */
-    TEST_EQ_INT(probe_icmp_decode_reply(false, true, pkt, 24 + len, &id, &p,
-                                        &plen), EINVAL);
+    TEST_EQ_INT(probe_packet_icmp_decode(false, true, pkt, 24 + len, &id, &p,
+                                         &plen), EINVAL);
     pkt[24] = 0;
     pkt[0] = 0x4f;                          /* Header longer than packet. */
-    TEST_EQ_INT(probe_icmp_decode_reply(false, true, pkt, 40, &id, &p,
-                                        &plen), EINVAL);
+    TEST_EQ_INT(probe_packet_icmp_decode(false, true, pkt, 40, &id, &p,
+                                         &plen), EINVAL);
     pkt[0] = 0x44;                          /* Header shorter than 20. */
-    TEST_EQ_INT(probe_icmp_decode_reply(false, true, pkt, 24 + len, &id, &p,
-                                        &plen), EINVAL);
+    TEST_EQ_INT(probe_packet_icmp_decode(false, true, pkt, 24 + len, &id, &p,
+                                         &plen), EINVAL);
     pkt[0] = 0x65;                          /* IPv6 version. */
-    TEST_EQ_INT(probe_icmp_decode_reply(false, true, pkt, 24 + len, &id, &p,
-                                        &plen), EINVAL);
+    TEST_EQ_INT(probe_packet_icmp_decode(false, true, pkt, 24 + len, &id, &p,
+                                         &plen), EINVAL);
 
     test_case("ICMPv4 from a ping socket: no IP header");
     msg[0] = 0;
-    TEST_EQ_INT(probe_icmp_decode_reply(false, false, msg, len, &id, &p,
-                                        &plen), 0);
-    TEST_EQ_INT(probe_icmp_decode_reply(false, false, msg, 7, &id, &p,
-                                        &plen), EINVAL);
+    TEST_EQ_INT(probe_packet_icmp_decode(false, false, msg, len, &id, &p,
+                                         &plen), 0);
+    TEST_EQ_INT(probe_packet_icmp_decode(false, false, msg, 7, &id, &p,
+                                         &plen), EINVAL);
 
     test_case("ICMPv6");
-    len = probe_icmp_encode_echo(true, 7, 9, payload, sizeof payload, msg,
-                                 sizeof msg);
+    len = probe_packet_icmp_encode(true, 7, 9, payload, sizeof payload, msg,
+                                   sizeof msg);
     TEST_EQ_INT(msg[0], 128);
-    TEST_EQ_INT(probe_icmp_decode_reply(true, false, msg, len, &id, &p,
-                                        &plen), EINVAL);
+    TEST_EQ_INT(probe_packet_icmp_decode(true, false, msg, len, &id, &p,
+                                         &plen), EINVAL);
     msg[0] = 129;
-    TEST_EQ_INT(probe_icmp_decode_reply(true, false, msg, len, &id, &p,
-                                        &plen), 0);
+    TEST_EQ_INT(probe_packet_icmp_decode(true, false, msg, len, &id, &p,
+                                         &plen), 0);
     TEST_EQ_INT(id, 7);
     msg[1] = 1;                             /* Nonzero code. */
-    TEST_EQ_INT(probe_icmp_decode_reply(true, false, msg, len, &id, &p,
-                                        &plen), EINVAL);
+    TEST_EQ_INT(probe_packet_icmp_decode(true, false, msg, len, &id, &p,
+                                         &plen), EINVAL);
     test_case(NULL);
 }
 

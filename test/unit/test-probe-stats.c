@@ -437,7 +437,7 @@ test_percentiles(void)
         v[i] = i + 1;
     }
     shuffle(v, 1000, 42);
-    probe_dist_compute(v, 1000, &d);
+    probe_stats_dist(v, 1000, &d);
     TEST_EQ_INT(d.n, 1000);
     TEST_EQ_INT(d.min, 1);
     TEST_EQ_INT(d.p50, 500);
@@ -452,21 +452,21 @@ test_percentiles(void)
         v[i] = (i + 1) * 10;
     }
     shuffle(v, 10, 7);
-    probe_dist_compute(v, 10, &d);
+    probe_stats_dist(v, 10, &d);
     TEST_EQ_INT(d.p50, 50);         /* 5th of 10. */
     TEST_EQ_INT(d.p90, 90);         /* 9th. */
     TEST_EQ_INT(d.p99, 100);        /* ceil(9.9) = 10th. */
     TEST_EQ_INT(d.p999, 100);
-    TEST_EQ_INT(probe_dist_rank(v, 10, 0), 10);
-    TEST_EQ_INT(probe_dist_rank(v, 10, 100000), 10);
-    TEST_EQ_INT(probe_dist_rank(v, 10, 100001), 20);
-    TEST_EQ_INT(probe_dist_rank(v, 10, 2000000), 100);
+    TEST_EQ_INT(probe_stats_rank(v, 10, 0), 10);
+    TEST_EQ_INT(probe_stats_rank(v, 10, 100000), 10);
+    TEST_EQ_INT(probe_stats_rank(v, 10, 100001), 20);
+    TEST_EQ_INT(probe_stats_rank(v, 10, 2000000), 100);
 
     test_case("percentiles of one value, and of none");
     v[0] = -5;
-    probe_dist_compute(v, 1, &d);
+    probe_stats_dist(v, 1, &d);
     TEST_CHECK(d.min == -5 && d.p50 == -5 && d.p999 == -5 && d.max == -5);
-    probe_dist_compute(v, 0, &d);
+    probe_stats_dist(v, 0, &d);
     TEST_CHECK(d.n == 0 && d.min == 0 && d.max == 0 && d.mean == 0);
 
     test_case("RTT percentiles through the accounting");
