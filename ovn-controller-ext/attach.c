@@ -14,6 +14,7 @@
 #include "cni-server.h"
 #include "lib/ovn-nb-idl.h"
 #include "lib/ovn-sb-idl.h"
+#include "metrics.h"
 #include "migration.h"
 #include "lib/vswitch-idl.h"
 #include "nb-port.h"
@@ -130,6 +131,7 @@ struct attach {
     unsigned int n_jobs;
     struct attach_stats stats;
     long long int next_sweep;       /* time_msec() of the next sweep. */
+    struct metrics *metrics;        /* From the last attach_run(). */
     unsigned long long n_swept;
 };
 
@@ -211,8 +213,14 @@ attach_submit(struct attach *a, struct cni_server_conn *conn,
 
 /* Answers the job's request.  attach_run() frees the job afterwards. */
 static void
-job_finish(struct attach *a OVS_UNUSED, struct job *job, char *response)
+job_finish(struct attach *a, struct job *job, char *response)
 {
+    if (!job->sweep && response) {
+        metrics_observe_request(a->metrics,
+                                cni_command_to_string(job->req.command),
+                                cni_response_is_ok(response),
+                                (time_usec() - job->started_us) / 1e6);
+    }
     if (job->conn) {
         cni_server_reply(job->conn, response);
     } else {
@@ -421,7 +429,7 @@ teardown_add_target(struct job *job, const struct attach_ctx *ctx,
               t->ifname, final == MIGRATION_COMPLETED ? "completes"
                                                       : "rolls back");
     if (ctx->migration) {
-        migration_log_final(ctx->migration, lsp, final);
+        migration_log_final(ctx->migration, ctx, lsp, final);
     }
     if (final == MIGRATION_COMPLETED) {
         migration_txn_complete(lsp);
@@ -1703,6 +1711,7 @@ attach_run(struct attach *a, const struct attach_ctx *ctx)
 {
     struct job *job;
 
+    a->metrics = ctx->metrics;
     if (time_msec() >= a->next_sweep && idl_ready(ctx->ovs_idl)
         && idl_ready(ctx->nb_idl)) {
         a->next_sweep = time_msec() + ATTACH_SWEEP_INTERVAL_MS;

@@ -22,6 +22,7 @@
 
 struct attach;
 struct cni_request;
+struct metrics;
 struct migration;
 struct sbrec_port_binding;
 struct cni_server_conn;
@@ -39,6 +40,7 @@ struct attach_ctx {
     const struct ovs_port_indexes *ovs_ix;
     const struct nb_port_indexes *nb_ix;
     struct migration *migration;        /* Records transitions. */
+    struct metrics *metrics;            /* May be NULL. */
     const char *chassis;                /* Our chassis name, may be NULL. */
     const char *default_bridge;         /* From ovn-bridge. */
     int default_mtu;                    /* For pods, when conf has none. */

@@ -399,3 +399,11 @@ cni_response_result(const cJSON *result)
     cJSON_Delete(root);
     return s;
 }
+
+/* Whether 'response', made by cni_response_result() or
+ * cni_response_error(), carries a result. */
+bool
+cni_response_is_ok(const char *response)
+{
+    return !strncmp(response, "{\"result\"", 9);
+}

@@ -72,5 +72,6 @@ const char *cni_command_to_string(enum cni_command);
 /* Responses. */
 char *cni_response_error(int code, const char *msg, const char *details);
 char *cni_response_result(const struct cJSON *result);
+bool cni_response_is_ok(const char *response);
 
 #endif /* cni-request.h */

@@ -16,6 +16,7 @@
 #include "lib/ovn-nb-idl.h"
 #include "lib/ovn-sb-idl.h"
 #include "lib/vswitch-idl.h"
+#include "metrics.h"
 #include "nb-port.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
@@ -390,7 +391,7 @@ format_timeline(struct ds *s, const struct nbrec_logical_switch_port *lsp)
  * ovn-lm/migrations.  'lsp' is the row as it was before the final
  * transaction; the end time is now. */
 void
-migration_log_final(struct migration *m,
+migration_log_final(struct migration *m, const struct attach_ctx *ctx,
                     const struct nbrec_logical_switch_port *lsp,
                     enum migration_state final)
 {
@@ -414,6 +415,20 @@ migration_log_final(struct migration *m,
                   final == MIGRATION_COMPLETED ? "completed" : "rolled back",
                   now - t_add);
     VLOG_INFO("migration %s", ds_cstr(&s));
+
+    double phases[METRICS_N_PHASES] = { -1, -1, -1 };
+    if (t_dup) {
+        phases[METRICS_PHASE_PREPARE] = (t_dup - t_add) / 1000.0;
+    }
+    if (t_act) {
+        phases[METRICS_PHASE_ACTIVATION] = (t_act - (t_dup ? t_dup : t_add))
+                                           / 1000.0;
+        if (final == MIGRATION_COMPLETED) {
+            phases[METRICS_PHASE_COMPLETION] = (now - t_act) / 1000.0;
+        }
+    }
+    metrics_observe_migration(ctx->metrics, final == MIGRATION_COMPLETED,
+                              phases);
 
     size_t i = m->n_history++ % MIGRATION_HISTORY;
     free(m->history[i]);
@@ -481,13 +496,13 @@ start_transition(struct migration *m, const struct attach_ctx *ctx,
     case MIGRATION_COMPLETED:
         op->what = xstrdup("complete");
         op->final = MIGRATION_COMPLETED;
-        migration_log_final(m, lsp, MIGRATION_COMPLETED);
+        migration_log_final(m, ctx, lsp, MIGRATION_COMPLETED);
         migration_txn_complete(lsp);
         break;
     case MIGRATION_ROLLED_BACK:
         op->what = xasprintf("rollback (%s)", why);
         op->final = MIGRATION_ROLLED_BACK;
-        migration_log_final(m, lsp, MIGRATION_ROLLED_BACK);
+        migration_log_final(m, ctx, lsp, MIGRATION_ROLLED_BACK);
         migration_txn_rollback(lsp, why);
         break;
     case MIGRATION_NONE:

@@ -96,7 +96,7 @@ void migration_note(struct migration *, const char *lport, const char *key,
                     long long int value);
 void migration_watch_auto_rarp(struct migration *, const char *lport,
                                const char *netns);
-void migration_log_final(struct migration *,
+void migration_log_final(struct migration *, const struct attach_ctx *,
                          const struct nbrec_logical_switch_port *,
                          enum migration_state final);
 

@@ -29,6 +29,7 @@
 #include "lib/ovn-nb-idl.h"
 #include "lib/ovn-sb-idl.h"
 #include "lib/vswitch-idl.h"
+#include "metrics.h"
 #include "migration.h"
 #include "nb-port.h"
 #include "openvswitch/dynamic-string.h"
@@ -55,6 +56,7 @@ struct ext_options {
     char *chassis;              /* NULL: external_ids:system-id. */
     char *unixctl_path;
     long long int migration_timeout_ms;
+    char *metrics_address;      /* NULL: no metrics. */
 };
 
 /* Everything the main loop owns. */
@@ -64,6 +66,7 @@ struct ext_daemon {
     struct cni_server *server;
     struct attach *attach;
     struct migration *migration;
+    struct metrics *metrics;
     struct attach_ctx ctx;      /* For control commands. */
 
     struct ovsdb_idl *ovs_idl;
@@ -199,6 +202,7 @@ fill_ctx(const struct ext_daemon *d, struct attach_ctx *ctx)
     ctx->sb_idl = d->sb_idl;
     ctx->sb_pb_by_lport = d->sb_pb_by_lport;
     ctx->migration = d->migration;
+    ctx->metrics = d->metrics;
     ctx->ovs_ix = &d->ovs_ix;
     ctx->nb_ix = &d->nb_ix;
     ctx->chassis = d->chassis;
@@ -240,6 +244,11 @@ main(int argc, char *argv[])
     uv_loop_init(&d.loop);
     d.attach = attach_create();
     d.migration = migration_create(d.opts.migration_timeout_ms);
+    d.metrics = metrics_create();
+    if (d.opts.metrics_address
+        && metrics_listen(d.metrics, d.opts.metrics_address)) {
+        ovs_fatal(0, "cannot serve metrics on %s", d.opts.metrics_address);
+    }
     migration_unixctl_register(d.migration, get_ctx, &d);
     error = cni_server_create(&d.loop, d.opts.socket_path, d.opts.socket_mode,
                               cni_request_cb, &d, &d.server);
@@ -269,6 +278,7 @@ main(int argc, char *argv[])
         fill_ctx(&d, &ctx);
         attach_run(d.attach, &ctx);
         migration_run(d.migration, &ctx);
+        metrics_run(d.metrics, &ctx);
 
         /* Run libuv again so that replies queued above are written now,
          * not one wake-up later. */
@@ -286,6 +296,7 @@ main(int argc, char *argv[])
         unixctl_server_wait(unixctl);
         attach_wait(d.attach, &ctx);
         migration_wait(d.migration, &ctx);
+        metrics_wait(d.metrics);
         poll_fd_wait(uv_backend_fd(&d.loop), POLLIN);
         int timeout = uv_backend_timeout(&d.loop);
         if (timeout >= 0) {
@@ -298,6 +309,7 @@ main(int argc, char *argv[])
     cni_server_destroy(d.server);
     attach_destroy(d.attach);
     migration_destroy(d.migration);
+    metrics_destroy(d.metrics);
     /* Let libuv finish closing handles and flushing replies. */
     uv_run(&d.loop, UV_RUN_NOWAIT);
     uv_run(&d.loop, UV_RUN_NOWAIT);
@@ -315,6 +327,7 @@ main(int argc, char *argv[])
     free(d.opts.socket_path);
     free(d.opts.chassis);
     free(d.opts.unixctl_path);
+    free(d.opts.metrics_address);
     service_stop();
     return 0;
 }
@@ -437,6 +450,7 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         OPT_CHASSIS,
         OPT_UNIXCTL,
         OPT_MIGRATION_TIMEOUT,
+        OPT_METRICS_ADDRESS,
         OPT_BOOTSTRAP_CA_CERT,
         OPT_SSL_PROTOCOLS,
         OPT_SSL_CIPHERS,
@@ -453,6 +467,7 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"migration-timeout", required_argument, NULL,
          OPT_MIGRATION_TIMEOUT},
+        {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         VLOG_LONG_OPTIONS,
@@ -465,6 +480,7 @@ parse_options(int argc, char *argv[], struct ext_options *o)
     memset(o, 0, sizeof *o);
     o->socket_mode = 0600;
     o->migration_timeout_ms = 900 * 1000;
+    o->metrics_address = xstrdup("127.0.0.1:9476");
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
         if (c == -1) {
@@ -504,6 +520,11 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         case OPT_UNIXCTL:
             free(o->unixctl_path);
             o->unixctl_path = xstrdup(optarg);
+            break;
+        case OPT_METRICS_ADDRESS:
+            free(o->metrics_address);
+            o->metrics_address = (strcmp(optarg, "none")
+                                  ? xstrdup(optarg) : NULL);
             break;
         case OPT_MIGRATION_TIMEOUT: {
             char *end;
@@ -573,7 +594,10 @@ usage(void)
            "  --unixctl=SOCKET      control socket for ovs-appctl\n"
            "  --migration-timeout=S roll back a migration not activated "
            "within S\n"
-           "                        seconds (default: 900; 0: never)\n",
+           "                        seconds (default: 900; 0: never)\n"
+           "  --metrics-address=IP:PORT  serve Prometheus metrics there "
+           "(default:\n"
+           "                        127.0.0.1:9476; \"none\": off)\n",
            program_name, program_name, ovs_rundir(), OVN_LM_DEFAULT_SOCKET);
     stream_usage("database", true, true, false);
     daemon_usage();

@@ -7,6 +7,7 @@ PACKAGES=(
     # Build.
     build-essential cmake pkg-config python3 libssl-dev
     libmnl-dev libuv1-dev libcjson-dev
+    libmicrohttpd-dev           # The daemon's Prometheus endpoint.
     openvswitch-source          # libopenvswitch is built from this.
     clang                       # libFuzzer targets.
     # Runtime: OVS 3.1 and OVN 23.03, userspace datapath.

@@ -45,6 +45,19 @@ cni_run CHECK cid-a "/run/netns/$(lab_ns_pod a)" eth0 "" "$(conf_prev "$RES_A")"
 t_check "CHECK sees the port no longer installed" [ "$(cni_code)" = 104 ]
 lab_vsctl 1 set Interface "$(json_get "$RES_A" 'j["interfaces"][0]["name"]')" external_ids:ovn-installed=true
 
+# --- Metrics -----------------------------------------------------------------
+t_begin metrics
+t_check "ADDs counted by command and result" \
+    [ "$(metric 1 'ovn_lm_cni_requests_total{command="ADD",result="success"}')" = 1 ]
+t_check "the ADD latency histogram adds up" \
+    [ "$(metric 1 'ovn_lm_cni_request_duration_seconds_count{command="ADD",result="success"}')" = \
+      "$(metric 1 'ovn_lm_cni_request_duration_seconds_bucket{command="ADD",result="success",le="+Inf"}')" ]
+t_check "errors counted (the two failed CHECKs)" \
+    [ "$(metric 1 'ovn_lm_cni_requests_total{command="CHECK",result="error"}')" = 2 ]
+t_check "databases reported connected" \
+    [ "$(metric 3 'ovn_lm_database_connected{database="OVN_Northbound"}')" = 1 ]
+t_check "current ports gauge" [ "$(metric 3 ovn_lm_ports)" = 1 ]
+
 # --- DEL --------------------------------------------------------------------
 t_begin del
 conf_del_prev="$(conf_prev "$RES_A")"

@@ -164,6 +164,19 @@ cni_run DEL cid-f2-dst "/run/netns/$(lab_ns_pod f2-dst)" eth0 "" "$(cni_conf 2)"
 t_check "source DEL completes" [ "$(mig_state vm2)" = completed ]
 t_check "vm2 reachable on chassis 1" pod_ping client "${VM2_IP:-x}"
 
+# --- Metrics ---------------------------------------------------------------------
+t_begin metrics
+done=0
+for n in 1 2; do
+    done=$((done + $(metric "$n" 'ovn_lm_migrations_total{outcome="completed"}')))
+done
+# Daemons restarted above start counting afresh: what is left is chassis
+# 2's rollback through unixctl and the completions of vm3 and vm2.
+t_check "completed migrations counted ($done)" [ "$done" -ge 2 ]
+t_check "rollbacks counted" [ "$(( $(metric 1 'ovn_lm_migrations_total{outcome="rolled_back"}') + $(metric 2 'ovn_lm_migrations_total{outcome="rolled_back"}') ))" -ge 1 ]
+t_check "activation phase observed" \
+    [ "$(( $(metric 1 'ovn_lm_migration_phase_seconds_count{phase="activation"}') + $(metric 2 'ovn_lm_migration_phase_seconds_count{phase="activation"}') ))" -ge 2 ]
+
 # --- Nothing left -------------------------------------------------------------
 t_begin leaks
 for p in client "$prev" a2-dst f3-dst; do

@@ -162,3 +162,16 @@ lab_daemons_exit() {
             t_fail "daemon on chassis $n did not exit"
     done
 }
+
+# metrics N: chassis N's daemon's Prometheus text (GET /metrics on its
+# default address, inside the chassis namespace).
+metrics() {
+    ip netns exec "$(lab_var "LAB_H$1_NETNS")" python3 -c '
+import urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:9476/metrics", timeout=5).read().decode(), end="")'
+}
+
+# metric N NAME{LABELS}: one sample's value from chassis N's daemon.
+metric() {
+    metrics "$1" | awk -v k="$2" '$1 == k { print $2 }'
+}
