@@ -32,7 +32,7 @@ qemu_cleanup() {
 
 # qemu_migration OUTDIR: the whole scenario; results in OUTDIR:
 #   migrate.out   QEMU's figures (vm_migrate)
-#   probe.json    ovn-lm-probe's report (1 kHz UDP from the client pod)
+#   probe.json    ovn-lm-probe's report (1 kHz ICMP from the client pod)
 #   tcp.json      the TCP connection's record (test/vm/traffic.py)
 #   events.json   the daemon's migration timeline (ovn-lm/migration-events)
 #   timeline.svg  the probe's picture with the migration events

@@ -11,19 +11,24 @@
 # Pods A and B get the same MAC/IP (what the CNI plugin gives both pods of
 # one VM); vm_pod_bridge turns each into KubeVirt's k6t-eth0/tap0 layout.
 # The guest boots in A; a target QEMU waits in B; from the client a TCP
-# echo connection (a line every 10 ms) and a 1 kHz UDP echo probe run while
-# the VM migrates A -> B (and back, VM_SELFTEST_ROUNDS > 1).  tcpdump on
+# echo connection (a line every 10 ms, traffic.py) and ovn-lm-probe (ICMP
+# at 1 kHz: the guest's kernel answers, nothing of ours runs in the guest)
+# run while the VM migrates A -> B (and back, VM_SELFTEST_ROUNDS > 1).
+# tcpdump on
 # the switch ports records the announce frames (RARP 0x8035 and gratuitous
 # ARP) from the guest MAC.
 #
 # Checks: the guest boots, the target waits, MTU-sized DF pings pass, each
 # migration completes with the target running, the TCP connection survives
 # (every line echoed, in order, same connection, echoes after the last
-# migration), the probe is answered after each migration, and the target
-# sends RARP from the guest MAC after each migration.  Prints timings and
-# 'N passed, N failed'.  Cleans up everything (trap), also on failure.
+# migration), the probe is answered after the last migration, and the
+# target sends RARP from the guest MAC after each migration.  Prints timings
+# (per migration: QEMU's figures, the probe's reply gap over the pause and
+# the probes lost in it, the TCP echo gap) and 'N passed, N failed'.  Cleans up everything (trap), also on failure.
 #
 # Environment:
+#   OVN_LM_PROBE        the ovn-lm-probe binary
+#                       [build/tools/ovn-lm-probe/ovn-lm-probe in the repo]
 #   VM_SELFTEST_ROUNDS  migrations (alternating A->B, B->A...)   [1]
 #   VM_SELFTEST_MTU     pod MTU (the lab's pod MTU)              [1442]
 #   VM_SELFTEST_KEEP    1: keep the artifacts dir even on success
@@ -31,15 +36,25 @@
 #   and vm.sh's (VM_DOWNTIME_LIMIT, VM_MEM, VM_GUEST_DIR, ...)
 #
 # Needs root, qemu-system-x86, iproute2, ethtool, tcpdump, iputils-ping,
-# python3, and what build-guest.sh needs.
+# python3, a built ovn-lm-probe (exit 77, skipped, without it), and what
+# build-guest.sh needs.
 
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
 
 if [[ $EUID -ne 0 ]]; then
     echo "selftest: needs root (network namespaces)" >&2
     exit 1
+fi
+
+PROBE=${OVN_LM_PROBE:-$REPO/build/tools/ovn-lm-probe/ovn-lm-probe}
+if [[ ! -f $PROBE || ! -x $PROBE ]]; then
+    echo "selftest: SKIP: ovn-lm-probe not found at $PROBE; build it" \
+        "(cmake -S $REPO -B $REPO/build && make -C $REPO/build" \
+        "ovn-lm-probe) or set OVN_LM_PROBE" >&2
+    exit 77
 fi
 
 new_prefix() {
@@ -163,7 +178,8 @@ ms_between() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'
 }
 
-# json FILE KEY: a top-level value of a traffic.py summary.
+# json FILE KEY: a top-level value of a JSON object (traffic.py summary,
+# ovn-lm-probe report).
 json() {
     python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]
 print("" if v is None else str(v).lower() if isinstance(v, bool) else v)' \
@@ -179,31 +195,60 @@ guest_alive() {
         ! grep -aq 'Kernel panic\|BUG: \|Oops' "$(vm_dir "$1")/console.log"
 }
 
-# round_gap FILE STOP_TS RESUME_TS: the longest reply gap of a traffic.py
-# summary that overlaps the migration's pause, as "GAP_MS (ends +X ms after
-# resume)", or "none"; for the UDP probe also how many datagrams sent
-# around the migration were never answered (the real outage, in ms at
-# 1 kHz; the rest of the gap is replies that came late).
+# round_gap FILE STOP_TS RESUME_TS: the longest reply gap that overlaps
+# the migration's pause (source STOP .. target RESUME), as "GAP_MS (ends
+# +X ms after resume)", or "none".  FILE is a traffic.py summary (gaps:
+# [start, end] in seconds) or an ovn-lm-probe report (gaps: the --gaps
+# longest, each with start/end.unix_ns); for the probe also how many probes
+# sent within that gap were never answered (at 1 kHz, ms of real outage:
+# the rest of the gap is replies that came late).
 round_gap() {
     python3 - "$@" <<'PY'
 import json, sys
 res = json.load(open(sys.argv[1]))
 stop, resume = float(sys.argv[2]), float(sys.argv[3])
+probe = res.get("tool") == "ovn-lm-probe"
 best = None
-for a, b in res.get("gaps", []):
+for g in res.get("gaps") or []:
+    if probe:
+        a, b = g["start"]["unix_ns"] / 1e9, g["end"]["unix_ns"] / 1e9
+    else:
+        a, b = g
     if a <= resume and b >= stop and (best is None or b - a > best[1] - best[0]):
-        best = (a, b)
+        best = (a, b, g)
 if best:
-    out = "%.1f ms (ends %+.1f ms after resume)" % (
-        (best[1] - best[0]) * 1000, (best[1] - resume) * 1000)
+    a, b, g = best
+    out = "%.1f ms (ends %+.1f ms after resume)" % ((b - a) * 1000,
+                                                     (b - resume) * 1000)
+    if probe:
+        out += ", %d lost" % g["probes_lost"]
+        if g["open"]:
+            out += ", still open at the end"
 else:
     out = "none"
-if "loss_runs" in res:
-    # datagrams sent from 100 ms before the pause to 1 s after the resume
-    lost = sum(n for a, b, n in res["loss_runs"]
-               if b >= stop - 0.1 and a <= resume + 1.0)
-    out += ", %d lost" % lost
 print(out)
+PY
+}
+
+# probe_answered_after FILE TS: the ovn-lm-probe report FILE shows replies
+# after TS: a gap containing TS ended with a reply (not open), or, if no
+# listed gap contains TS, no listed gap is open and the run went on after
+# TS (unlisted gaps are shorter than every listed one).
+probe_answered_after() {
+    python3 - "$@" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))
+ts = float(sys.argv[2])
+if not res.get("received"):
+    sys.exit(1)
+gaps = [(g["start"]["unix_ns"] / 1e9, g["end"]["unix_ns"] / 1e9, g["open"])
+        for g in res.get("gaps") or []]
+for a, b, is_open in gaps:
+    if a <= ts <= b:
+        sys.exit(1 if is_open else 0)
+shortest = min((b - a for a, b, _ in gaps), default=0)
+end = res["end"]["unix_ns"] / 1e9
+sys.exit(0 if not any(o for _, _, o in gaps) and end - shortest > ts else 1)
 PY
 }
 
@@ -300,13 +345,15 @@ nsx "$NS_CL" python3 "$HERE/traffic.py" tcp-echo "$GUEST_IP" 7 \
     --out "$ART/tcp.json" >"$ART/tcp.out" 2>&1 &
 TCP_PID=$!
 BG_PIDS+=("$TCP_PID")
-nsx "$NS_CL" python3 "$HERE/traffic.py" udp-probe "$GUEST_IP" 7 \
-    --rate 1000 --duration 300 --stop-file "$STOP" \
-    --out "$ART/udp.json" >"$ART/udp.out" 2>&1 &
-UDP_PID=$!
-BG_PIDS+=("$UDP_PID")
+# ICMP at 1 kHz from the client's namespace until SIGINT; -v prints
+# "sent N, replies M" every second (how we see it is answered).
+"$PROBE" --netns "$NS_CL" --mode icmp --rate 1000 --gaps 100 -v \
+    --json "$ART/probe.json" "$GUEST_IP" >"$ART/probe.out" 2>&1 &
+PROBE_PID=$!
+BG_PIDS+=("$PROBE_PID")
 check "TCP echo connection established" wait_line "$ART/tcp.out" ready 10
-check "UDP probe answered" wait_line "$ART/udp.out" ready 10
+check "ICMP probe (ovn-lm-probe) answered" \
+    wait_line "$ART/probe.out" 'replies [1-9]' 10
 sleep 1
 
 # --- migrations -------------------------------------------------------
@@ -369,10 +416,12 @@ done
 # --- traffic results --------------------------------------------------
 sleep 0.5
 touch "$STOP"
-for pid in $TCP_PID $UDP_PID; do
-    wait "$pid" || true
-    bg_forget "$pid"
-done
+kill -INT "$PROBE_PID"
+PROBE_RC=0
+wait "$PROBE_PID" || PROBE_RC=$?
+bg_forget "$PROBE_PID"
+wait "$TCP_PID" || true
+bg_forget "$TCP_PID"
 if [[ -s $ART/tcp.json ]]; then
     info "tcp: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 d.pop("gaps"); print(d)' "$ART/tcp.json")"
@@ -383,13 +432,15 @@ d.pop("gaps"); print(d)' "$ART/tcp.json")"
 else
     fail "TCP client wrote its summary"
 fi
-if [[ -s $ART/udp.json ]]; then
-    info "udp: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
-d.pop("gaps"); d.pop("loss_runs"); print(d)' "$ART/udp.json")"
-    check "UDP probe answered after the last migration" \
-        float_gt "$(json "$ART/udp.json" last_rx)" "${LAST_RESUME:-9e99}"
+check "ovn-lm-probe measured (exit 0 after SIGINT)" test "$PROBE_RC" -eq 0
+if [[ -s $ART/probe.json ]]; then
+    python3 -c 'import json,sys
+for w in json.load(open(sys.argv[1]))["warnings"]: print("# probe warning:", w)' \
+        "$ART/probe.json"
+    check "ICMP probe answered after the last migration" \
+        probe_answered_after "$ART/probe.json" "${LAST_RESUME:-9e99}"
 else
-    fail "UDP probe wrote its summary"
+    fail "ovn-lm-probe wrote its report"
 fi
 check "guest answers ping after migration (from pod $(port_of "$src_ns"))" \
     ping_ok -c 3 -i 0.2 -W 2 "$GUEST_IP"
@@ -403,19 +454,28 @@ for ((r = 1; r <= ${#R_TOTAL[@]}; r++)); do
     echo "# migration $r: total ${R_TOTAL[r]:-?} ms, QEMU downtime" \
         "${R_DOWN[r]:-?} ms, source stop -> target resume" \
         "${R_S2R[r]:-?} ms"
-    if [[ -n ${R_STOP[r]:-} && -n ${R_RESUME[r]:-} && -s $ART/udp.json &&
+    if [[ -n ${R_STOP[r]:-} && -n ${R_RESUME[r]:-} && -s $ART/probe.json &&
         -s $ART/tcp.json ]]; then
-        echo "#   UDP probe gap: $(round_gap "$ART/udp.json" "${R_STOP[r]}" \
-            "${R_RESUME[r]}"); TCP echo gap: $(round_gap "$ART/tcp.json" \
-            "${R_STOP[r]}" "${R_RESUME[r]}")"
+        echo "#   ICMP probe gap: $(round_gap "$ART/probe.json" \
+            "${R_STOP[r]}" "${R_RESUME[r]}"); TCP echo gap: $(round_gap \
+            "$ART/tcp.json" "${R_STOP[r]}" "${R_RESUME[r]}")"
     fi
     echo "#   RARP (ms after resume): ${R_RARP[r]:-none}; guest GARP:" \
         "${R_GARP[r]:-none}"
 done
-if [[ -s $ART/tcp.json && -s $ART/udp.json ]]; then
+if [[ -s $ART/tcp.json ]]; then
     echo "# TCP echo: longest gap $(json "$ART/tcp.json" max_gap_ms) ms," \
         "$(json "$ART/tcp.json" received)/$(json "$ART/tcp.json" sent) echoed"
-    echo "# UDP 1 kHz probe: longest gap $(json "$ART/udp.json" max_gap_ms)" \
-        "ms, lost $(json "$ART/udp.json" lost)/$(json "$ART/udp.json" sent)," \
-        "longest loss run $(json "$ART/udp.json" longest_loss_run)"
+fi
+if [[ -s $ART/probe.json ]]; then
+    python3 - "$ART/probe.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+dt = d["downtime"]
+print("# ICMP 1 kHz probe (ovn-lm-probe): downtime (longest reply gap) %s,"
+      " lost %d/%d, duplicated %d, longest loss run %d"
+      % ("%.3f ms%s" % (dt["duration_ms"], " (open)" if dt["open"] else "")
+         if dt else "none", d["lost"], d["sent"], d["duplicated"],
+         d["loss_run"]["count"]))
+PY
 fi

@@ -7,29 +7,23 @@
       interval and checks every echo comes back, in order, on the same
       connection.  Never reconnects: a reset or a timeout is a failure.
 
-  traffic.py udp-probe HOST PORT [--rate 1000] [--duration S]
-             [--stop-file F] [--out FILE]
-      Sends a numbered datagram at RATE per second to the guest's UDP echo
-      service and records the replies.
-
-Both stop at --duration (default 60 s, at most 600 s) or as soon as the
-stop file exists, print "ready" on stdout once traffic flows, and write a
-JSON summary to --out (or stdout).  Times are wall clock (time.time()) so
-they compare with QMP event timestamps and tcpdump -tt.
+It checks that the connection survives a migration; it is not a downtime
+prober (that is ovn-lm-probe, tools/ovn-lm-probe).  It stops at --duration
+(default 60 s, at most 600 s) or as soon as the stop file exists, prints
+"ready" on stdout once echoes come back, and writes a JSON summary to --out
+(or stdout).  Times are wall clock (time.time()) so they compare with QMP
+event timestamps and tcpdump -tt.
 
 Summary keys:
-  ok                 tcp-echo: no error, every line echoed intact and in order
-  sent, received     lines / datagrams
-  max_gap_ms         longest time between two consecutive replies
-  gap_start, gap_end wall-clock times of the two replies around it
-  first_rx, last_rx  wall-clock times of the first and last reply
-  gaps               [start, end] of every gap over 2.5 intervals (tcp-echo)
-                     or over max(5 ms, 5 intervals) (udp-probe), first 1000
-  error              (tcp-echo) what broke the connection, if anything
-  lost, dup          (udp-probe)
-  longest_loss_run   (udp-probe) most consecutive sequence numbers lost
-  loss_runs          (udp-probe) [first send, last send, count] of every run
-                     of lost datagrams, first 1000
+  ok                 no error, every line echoed intact and in order
+  sent, received     lines
+  bad                lines that came back altered or out of order
+  local              the connection's local address:port
+  max_gap_ms         longest time between two consecutive echoes
+  gap_start, gap_end wall-clock times of the two echoes around it
+  first_rx, last_rx  wall-clock times of the first and last echo
+  gaps               [start, end] of every gap over 2.5 intervals, first 1000
+  error              what broke the connection, if anything
 """
 
 import json
@@ -168,93 +162,11 @@ def tcp_echo(host, port, args):
     return res, out
 
 
-def udp_probe(host, port, args):
-    rate = opt(args, "--rate", 1000.0)
-    duration = min(opt(args, "--duration", 60.0), MAX_DURATION)
-    stop_file = opt(args, "--stop-file", None, str)
-    out = opt(args, "--out", None, str)
-    interval = 1.0 / rate
-    deadline = time.monotonic() + duration
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.connect((host, port))
-    s.setblocking(False)
-    gaps = Gaps(keep_over=max(0.005, 5 * interval))
-    seen = set()
-    res = {"mode": "udp-probe", "sent": 0, "received": 0, "dup": 0}
-    seq = 0
-    sent_at = []        # wall-clock send time of each sequence number
-    next_send = time.monotonic()
-    announced = False
-    stopping_at = None
-    while True:
-        now = time.monotonic()
-        if stopping_at is None and should_stop(stop_file, deadline):
-            stopping_at = now
-        if stopping_at is not None and now - stopping_at > 0.5:
-            break
-        if stopping_at is None and now >= next_send:
-            sent_at.append(time.time())
-            try:
-                s.send(b"%d" % seq)
-            except OSError:
-                pass  # e.g. ECONNREFUSED from an earlier ICMP: keep going
-            seq += 1
-            next_send += interval
-            if next_send < now - 0.1:
-                next_send = now  # we were descheduled: do not burst
-        wait = max(0.0, next_send - time.monotonic())
-        r, _, _ = select.select([s], [], [], min(wait, 0.05))
-        if not r:
-            continue
-        while True:
-            try:
-                data = s.recv(2048)
-            except (BlockingIOError, ConnectionRefusedError):
-                break
-            t = time.time()
-            try:
-                n = int(data)
-            except ValueError:
-                continue
-            if n in seen:
-                res["dup"] += 1
-                continue
-            seen.add(n)
-            res["received"] += 1
-            gaps.rx(t)
-            if not announced:
-                print("ready", flush=True)
-                announced = True
-    res["sent"] = seq
-    res["lost"] = seq - len(seen)
-    run = longest = 0
-    runs = []
-    for i in range(seq):
-        if i in seen:
-            run = 0
-        else:
-            run += 1
-            longest = max(longest, run)
-            if run == 1:
-                runs.append([sent_at[i], sent_at[i], 1])
-            else:
-                runs[-1][1] = sent_at[i]
-                runs[-1][2] = run
-    res["longest_loss_run"] = longest
-    res["loss_runs"] = runs[:1000]
-    res.update(gaps.summary())
-    return res, out
-
-
 def main(argv):
-    if len(argv) < 4 or argv[1] not in ("tcp-echo", "udp-probe"):
+    if len(argv) < 4 or argv[1] != "tcp-echo":
         print(__doc__, file=sys.stderr)
         return 2
-    args = argv[4:]
-    if argv[1] == "tcp-echo":
-        res, out = tcp_echo(argv[2], int(argv[3]), args)
-    else:
-        res, out = udp_probe(argv[2], int(argv[3]), args)
+    res, out = tcp_echo(argv[2], int(argv[3]), argv[4:])
     text = json.dumps(res, indent=1)
     if out:
         with open(out + ".tmp", "w") as f:
@@ -262,7 +174,7 @@ def main(argv):
         os.rename(out + ".tmp", out)
     else:
         print(text)
-    return 0 if res.get("ok", True) else 1
+    return 0 if res["ok"] else 1
 
 
 if __name__ == "__main__":
