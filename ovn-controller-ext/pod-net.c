@@ -1338,6 +1338,27 @@ pod_net_add__(const struct pod_net_spec *spec, struct pod_net_ns *host,
     return 0;
 }
 
+/* Validates 'spec' and opens 'pod' (the namespace at its netns_path) and
+ * 'host' (the daemon's), as pod_net_add() and pod_net_check() both need.
+ * The caller closes both whatever the outcome. */
+static int
+pod_net_ns_open_both(const struct pod_net_spec *spec,
+                     struct pod_net_ns *host, struct pod_net_ns *pod,
+                     char **msgp)
+{
+    pod_net_ns_init(host);
+    pod_net_ns_init(pod);
+
+    int error = pod_net_spec_validate(spec, msgp);
+    if (!error) {
+        error = pod_net_ns_open_path(pod, spec->netns_path, msgp);
+    }
+    if (!error) {
+        error = pod_net_ns_open_daemon(host, msgp);
+    }
+    return error;
+}
+
 /* Plumbs a pod as 'spec' says:
  *
  *   - One RTM_NEWLINK creates the veth pair: 'spec->host_ifname' in the
@@ -1367,16 +1388,7 @@ pod_net_add(const struct pod_net_spec *spec, struct pod_net_state *state,
     char *msg = NULL;
     int error;
 
-    pod_net_ns_init(&host);
-    pod_net_ns_init(&pod);
-
-    error = pod_net_spec_validate(spec, &msg);
-    if (!error) {
-        error = pod_net_ns_open_path(&pod, spec->netns_path, &msg);
-    }
-    if (!error) {
-        error = pod_net_ns_open_daemon(&host, &msg);
-    }
+    error = pod_net_ns_open_both(spec, &host, &pod, &msg);
     if (!error) {
         error = pod_net_add__(spec, &host, &pod, state, &host_ifindex,
                               &created, &msg);
@@ -1626,16 +1638,7 @@ pod_net_check(const struct pod_net_spec *spec, char **errp)
     char *msg = NULL;
     int error;
 
-    pod_net_ns_init(&host);
-    pod_net_ns_init(&pod);
-
-    error = pod_net_spec_validate(spec, &msg);
-    if (!error) {
-        error = pod_net_ns_open_path(&pod, spec->netns_path, &msg);
-    }
-    if (!error) {
-        error = pod_net_ns_open_daemon(&host, &msg);
-    }
+    error = pod_net_ns_open_both(spec, &host, &pod, &msg);
     if (!error) {
         error = pod_net_check__(spec, &host, &pod, &msg);
     }
