@@ -886,14 +886,14 @@ migration_unixctl_rollback(struct unixctl_conn *conn, int argc OVS_UNUSED,
 
 static void
 migration_unixctl_send_rarp(struct unixctl_conn *conn, int argc OVS_UNUSED,
-                            const char *argv[], void *m)
+                            const char *argv[], void *m_)
 {
-    const struct attach_ctx *ctx = unixctl_ctx(m, conn);
+    struct migration *m = m_;
+    /* Only the local Open_vSwitch database is needed: a workload must be
+     * able to announce itself while Northbound is away. */
+    const struct attach_ctx *ctx = m->get_ctx(m->get_ctx_aux);
     char *error = NULL;
 
-    if (!ctx) {
-        return;
-    }
     if (send_rarp(ctx, argv[1], &error)) {
         unixctl_command_reply_error(conn, error ? error : "failed");
     } else {
