@@ -606,7 +606,7 @@ cni_conf_load(struct cni_conf *conf, enum cni_env_cmd cmd)
              * attachment: ignore what the runtime got wrong. */
             cni_error_destroy(error);
             error = NULL;
-            runtime = NULL;
+            runtime = cni_json_xobject();
         }
     }
     if (!error && cmd == CNI_ENV_CMD_GC) {
