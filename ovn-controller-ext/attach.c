@@ -1737,11 +1737,15 @@ attach_run(struct attach *a, const struct attach_ctx *ctx)
 }
 
 void
-attach_wait(struct attach *a, const struct attach_ctx *ctx OVS_UNUSED)
+attach_wait(struct attach *a, const struct attach_ctx *ctx)
 {
     struct job *job;
 
-    poll_timer_wait_until(a->next_sweep);
+    /* A sweep waits for both databases (attach_run()); until then the
+     * IDLs wake us when they connect, and a past deadline would spin. */
+    if (idl_ready(ctx->ovs_idl) && idl_ready(ctx->nb_idl)) {
+        poll_timer_wait_until(a->next_sweep);
+    }
 
     LIST_FOR_EACH (job, node, &a->jobs) {
         if (job->nb_txn) {

@@ -11,8 +11,8 @@
 #   lab.sh daemon-restart N     both
 #   lab.sh exec N CMD...        run CMD in chassis N's netns and environment
 #
-# Environment: LAB_PREFIX, LAB_DIR, LAB_CHASSIS, LAB_DAEMON, LAB_DAEMON_ARGS
-# (README.md).  Must run as root.
+# Environment: LAB_PREFIX, LAB_DIR, LAB_CHASSIS, LAB_DAEMON, LAB_DAEMON_ARGS,
+# LAB_SSL=1 for NB/SB over SSL (README.md).  Must run as root.
 
 set -Eeuo pipefail
 
@@ -53,6 +53,14 @@ check_tools() {
         ovs-appctl ovn-northd ovn-controller ovn-nbctl ovn-sbctl; do
         command -v "$t" >/dev/null || lab_die "'$t' not found in PATH"
     done
+    if ((LAB_SSL)); then
+        # Debian ships ovs-pki in openvswitch-common.  (Not openvswitch-pki:
+        # that package only runs 'ovs-pki init' into /var/lib/openvswitch.)
+        for t in ovs-pki openssl; do
+            command -v "$t" >/dev/null ||
+                lab_die "'$t' not found in PATH (needed by LAB_SSL=1)"
+        done
+    fi
     [[ $(id -u) == 0 ]] || lab_die "must run as root (network namespaces)"
 }
 
@@ -74,13 +82,74 @@ claim() {
     echo "$LAB_PREFIX" >"$LAB_DIR/prefix"
 }
 
+# ovs_pki ARGS...: ovs-pki on the lab's PKI, logging into the PKI (its
+# default log is /var/log/openvswitch/ovs-pki.log).  Its chatter ("Creating
+# controllerca...", fingerprints) is shown only if it fails.
+ovs_pki() {
+    local out
+    out=$(ovs-pki --dir="$(lab_pki_dir)/ca" \
+        --log="$(lab_pki_dir)/ovs-pki.log" "$@" 2>&1) || {
+        printf '%s\n' "$out" >&2
+        return 1
+    }
+}
+
+# up_pki: with LAB_SSL=1, a PKI in $LAB_DIR/pki (lib.sh names its files):
+# one CA (ovs-pki's switchca) signs a certificate for the central
+# ovsdb-servers and one for each chassis.  RSA key generation is the slow
+# part, so the CAs and the keys are made in parallel; signing updates the
+# CA's index and serial files, so that is done one at a time.
+up_pki() {
+    local pki name names=(central) n pids=() failed=0
+    ((LAB_SSL)) || return 0
+    pki=$(lab_pki_dir)
+    mkdir -m 0700 "$pki"
+    for ((n = 1; n <= LAB_CHASSIS; n++)); do
+        names+=("h$n")
+    done
+    (
+        trap : INT TERM
+        ovs_pki init
+    ) &
+    pids+=($!)
+    for name in "${names[@]}"; do
+        # -u: the certificate's CN is NAME, without ovs-pki's UUID.
+        (
+            trap : INT TERM
+            cd "$pki" && ovs_pki -u req "$name"
+        ) &
+        pids+=($!)
+    done
+    for n in "${pids[@]}"; do
+        wait "$n" || failed=1
+    done
+    ((!failed)) || lab_die "ovs-pki failed (see $pki/ovs-pki.log)"
+    for name in "${names[@]}"; do
+        (cd "$pki" && ovs_pki -b sign "$name" switch) ||
+            lab_die "ovs-pki sign $name failed (see $pki/ovs-pki.log)"
+        rm -f "$pki/$name-req.pem"
+    done
+    maybe_fail pki
+}
+
 # up_central: netns ${P}c with the underlay bridge, NB and SB ovsdb-servers
-# (unix sockets for the host, TCP on the underlay for the chassis) and
-# ovn-northd, then the logical switch.
+# (unix sockets for the host, TCP -- or SSL with LAB_SSL=1 -- on the
+# underlay for the chassis) and ovn-northd, then the logical switch.
 up_central() {
-    local ns c br=${LAB_PREFIX}br
+    local ns c br=${LAB_PREFIX}br nb_net sb_net ssl=()
     ns=$(lab_ns_central)
     c=$(lab_central_dir)
+    # A remote "ssl:IP:PORT" is listened on as "pssl:PORT:IP", and the SSL
+    # lab has no plain TCP listener at all.  The servers insist on client
+    # certificates signed by the lab's CA (OVS always verifies the peer).
+    if lab_ssl; then
+        nb_net=pssl:$LAB_NB_PORT:$LAB_CENTRAL_IP
+        sb_net=pssl:$LAB_SB_PORT:$LAB_CENTRAL_IP
+        mapfile -t ssl < <(lab_ssl_args central)
+    else
+        nb_net=ptcp:$LAB_NB_PORT:$LAB_CENTRAL_IP
+        sb_net=ptcp:$LAB_SB_PORT:$LAB_CENTRAL_IP
+    fi
     mkdir "$c"
     ip netns add "$ns"
     ip -n "$ns" link set lo up
@@ -92,14 +161,12 @@ up_central() {
     ovsdb-tool create "$c/nb.db" /usr/share/ovn/ovn-nb.ovsschema
     ovsdb-tool create "$c/sb.db" /usr/share/ovn/ovn-sb.ovsschema
     lab_exec_central ovsdb-server "$c/nb.db" \
-        --remote="punix:$c/nb.sock" \
-        --remote="ptcp:$LAB_NB_PORT:$LAB_CENTRAL_IP" \
+        --remote="punix:$c/nb.sock" --remote="$nb_net" "${ssl[@]}" \
         -vconsole:warn --log-file="$c/ovsdb-nb.log" \
         --pidfile="$c/ovsdb-nb.pid" --unixctl="$c/ovsdb-nb.ctl" \
         --detach --no-chdir
     lab_exec_central ovsdb-server "$c/sb.db" \
-        --remote="punix:$c/sb.sock" \
-        --remote="ptcp:$LAB_SB_PORT:$LAB_CENTRAL_IP" \
+        --remote="punix:$c/sb.sock" --remote="$sb_net" "${ssl[@]}" \
         -vconsole:warn --log-file="$c/ovsdb-sb.log" \
         --pidfile="$c/ovsdb-sb.pid" --unixctl="$c/ovsdb-sb.ctl" \
         --detach --no-chdir
@@ -124,6 +191,7 @@ up_central() {
 # so that it never waits in a reconnect back-off.
 up_chassis() {
     local n=$1 ns cns d ip name host uif=${LAB_PREFIX}u$1 nif=${LAB_PREFIX}n$1
+    local ssl=()
     ns=$(lab_ns_chassis "$n")
     cns=$(lab_ns_central)
     d=$(lab_chassis_dir "$n")
@@ -160,16 +228,23 @@ up_chassis() {
         -vconsole:warn --log-file="$d/ovsdb-server.log" \
         --pidfile="$d/ovsdb-server.pid" --unixctl="$d/ovsdb-server.ctl" \
         --detach --no-chdir
+    # ovn-controller takes its SSL files from the SSL table, as on a real
+    # node ('ovs-vsctl set-ssl'); ovs-vswitchd reads them too but has no
+    # SSL connection to use them on.
+    if lab_ssl; then
+        ssl=(-- set-ssl "$(lab_ssl_key "$n")" "$(lab_ssl_cert "$n")"
+            "$(lab_ca_cert)")
+    fi
     # external_ids:hostname keeps chassis apart: all namespaces share the
     # machine's hostname, and requested-chassis also matches hostnames.
     lab_vsctl "$n" --no-wait -- init -- set Open_vSwitch . \
         "external_ids:system-id=$name" \
         "external_ids:hostname=$host" \
-        "external_ids:ovn-remote=tcp:$LAB_CENTRAL_IP:$LAB_SB_PORT" \
+        "external_ids:ovn-remote=$(lab_sb_remote)" \
         external_ids:ovn-encap-type=geneve \
         "external_ids:ovn-encap-ip=$ip" \
         external_ids:ovn-bridge=br-int \
-        external_ids:ovn-bridge-datapath-type=netdev
+        external_ids:ovn-bridge-datapath-type=netdev "${ssl[@]}"
     # No kernel module: --disable-system leaves only the userspace
     # (netdev) datapath.
     lab_exec_chassis "$n" ovs-vswitchd "unix:$d/db.sock" --disable-system \
@@ -316,7 +391,7 @@ q() {
 
 # write_env: $LAB_DIR/env, a POSIX-sourceable description of the lab.
 write_env() {
-    local n names="" nss="" ips="" hosts="" d
+    local n names="" nss="" ips="" hosts="" d k
     {
         echo "# ovn-lm lab, written by test/lab/lab.sh up.  Source it."
         echo "export LAB_PREFIX=$(q "$LAB_PREFIX")"
@@ -329,9 +404,27 @@ write_env() {
         echo "export LAB_SB_SOCK=$(q "$LAB_DIR/central/sb.sock")"
         echo "export LAB_NB_DB=$(q "$(lab_nb_db)")"
         echo "export LAB_SB_DB=$(q "$(lab_sb_db)")"
-        echo "# TCP remotes: reachable from the chassis namespaces only."
-        echo "export LAB_NB_REMOTE=$(q "tcp:$LAB_CENTRAL_IP:$LAB_NB_PORT")"
-        echo "export LAB_SB_REMOTE=$(q "tcp:$LAB_CENTRAL_IP:$LAB_SB_PORT")"
+        echo "# Network remotes (tcp:, or ssl: with LAB_SSL=1): reachable"
+        echo "# from the chassis namespaces only."
+        echo "export LAB_NB_REMOTE=$(q "$(lab_nb_remote)")"
+        echo "export LAB_SB_REMOTE=$(q "$(lab_sb_remote)")"
+        echo "# SSL (LAB_SSL=1); empty in a plain lab."
+        if lab_ssl; then
+            echo "export LAB_SSL='1'"
+            echo "export LAB_PKI_DIR=$(q "$(lab_pki_dir)")"
+            echo "export LAB_CA_CERT=$(q "$(lab_ca_cert)")"
+            echo "export LAB_WRONG_CA_CERT=$(q "$(lab_wrong_ca_cert)")"
+            echo "export LAB_NB_SSL_REMOTE=$(q "$(lab_nb_remote)")"
+            echo "export LAB_SB_SSL_REMOTE=$(q "$(lab_sb_remote)")"
+            echo "export LAB_CENTRAL_SSL_KEY=$(q "$(lab_ssl_key central)")"
+            echo "export LAB_CENTRAL_SSL_CERT=$(q "$(lab_ssl_cert central)")"
+        else
+            echo "export LAB_SSL='0'"
+            for k in PKI_DIR CA_CERT WRONG_CA_CERT NB_SSL_REMOTE \
+                SB_SSL_REMOTE CENTRAL_SSL_KEY CENTRAL_SSL_CERT; do
+                echo "export LAB_$k=''"
+            done
+        fi
         echo "export LAB_SWITCH=$(q "$LAB_SWITCH")"
         echo "export LAB_SUBNET=$(q "$LAB_SUBNET")"
         echo "export LAB_EXCLUDE_IPS=$(q "$LAB_EXCLUDE_IPS")"
@@ -352,6 +445,13 @@ write_env() {
                 "$d/ovn-controller-ext.pid")"
             echo "export LAB_H${n}_DAEMON_LOG=$(q "$d/ovn-controller-ext.log")"
             echo "export LAB_H${n}_DAEMON_CTL=$(q "$d/ovn-controller-ext.ctl")"
+            if lab_ssl; then
+                echo "export LAB_H${n}_SSL_KEY=$(q "$(lab_ssl_key "$n")")"
+                echo "export LAB_H${n}_SSL_CERT=$(q "$(lab_ssl_cert "$n")")"
+            else
+                echo "export LAB_H${n}_SSL_KEY=''"
+                echo "export LAB_H${n}_SSL_CERT=''"
+            fi
             names+=" $(lab_chassis_name "$n")"
             hosts+=" $(lab_chassis_hostname "$n")"
             nss+=" $(lab_ns_chassis "$n")"
@@ -408,7 +508,7 @@ on_up_exit() {
 }
 
 do_up() {
-    local t0 n
+    local t0 n ssl
     CLAIMED=0
     UP_DONE=0
     LAB_PREFIX=${LAB_PREFIX:-lm$(($$ % 10000))}
@@ -420,6 +520,11 @@ do_up() {
     fi
     [[ $LAB_DIR == /* && $LAB_DIR != / ]] ||
         lab_die "LAB_DIR must be an absolute path other than /"
+    case ${LAB_SSL:-0} in
+    0 | '') LAB_SSL=0 ;;
+    1) ;;
+    *) lab_die "LAB_SSL='$LAB_SSL': want 0 or 1" ;;
+    esac
     if [[ -n ${LAB_DAEMON:-} ]]; then
         LAB_DAEMON=$(command -v "$LAB_DAEMON") ||
             lab_die "LAB_DAEMON '$LAB_DAEMON' not found"
@@ -435,6 +540,7 @@ do_up() {
     trap 'exit 143' TERM
     claim
     maybe_fail claim
+    up_pki
     up_central
     up_all_chassis
     check_underlay
@@ -446,8 +552,10 @@ do_up() {
     UP_DONE=1
 
     n=$(($(lab_now_ms) - t0))
-    printf 'lab: up: prefix=%s chassis=%s in %d.%03ds\n' \
-        "$LAB_PREFIX" "$LAB_CHASSIS" $((n / 1000)) $((n % 1000))
+    ssl=
+    ((!LAB_SSL)) || ssl=" ssl"
+    printf 'lab: up: prefix=%s chassis=%s%s in %d.%03ds\n' \
+        "$LAB_PREFIX" "$LAB_CHASSIS" "$ssl" $((n / 1000)) $((n % 1000))
     echo "lab: env in $LAB_DIR/env; remove with LAB_PREFIX=$LAB_PREFIX" \
         "lab.sh down"
 }
@@ -520,6 +628,9 @@ do_status() {
     echo "prefix $LAB_PREFIX, dir $LAB_DIR"
     echo "netns: $(lab_netns_list | tr '\n' ' ')"
     [[ -d $LAB_DIR ]] || return 0
+    if lab_ssl; then
+        echo "ssl: NB $(lab_nb_remote), SB $(lab_sb_remote), CA $(lab_ca_cert)"
+    fi
     while IFS= read -r f; do
         if pid=$(lab_pidfile_pid "$f"); then
             echo "running  ${f#"$LAB_DIR"/} pid $pid"

@@ -130,6 +130,41 @@ lab_nb_db() { echo "unix:$LAB_DIR/central/nb.sock"; }
 lab_sb_db() { echo "unix:$LAB_DIR/central/sb.sock"; }
 lab_ovs_db() { echo "unix:$LAB_DIR/h$1/db.sock"; }
 
+# --- SSL (LAB_SSL=1) -------------------------------------------------------
+#
+# A lab built with LAB_SSL=1 has a PKI in $LAB_DIR/pki, made with ovs-pki:
+#   pki/ca/                  ovs-pki --dir: switchca/ signs every lab
+#                            certificate; controllerca/ signs nothing (a
+#                            "wrong CA" for negative tests)
+#   pki/central-*.pem        NB and SB ovsdb-servers (privkey, cert)
+#   pki/hN-*.pem             chassis N's, for its ovn-controller and daemon
+# and its NB/SB ovsdb-servers listen on pssl:6641/6642 instead of ptcp.
+# The PKI directory is what says so: lab_ssl needs no environment.
+lab_pki_dir() { echo "$LAB_DIR/pki"; }
+lab_ssl() { [[ -d $LAB_DIR/pki/ca ]]; }
+lab_ca_cert() { echo "$LAB_DIR/pki/ca/switchca/cacert.pem"; }
+lab_wrong_ca_cert() { echo "$LAB_DIR/pki/ca/controllerca/cacert.pem"; }
+# lab_ssl_key WHO / lab_ssl_cert WHO: WHO is a chassis number or "central".
+lab_ssl_name() { if [[ $1 == central ]]; then echo central; else echo "h$1"; fi; }
+lab_ssl_key() { echo "$LAB_DIR/pki/$(lab_ssl_name "$1")-privkey.pem"; }
+lab_ssl_cert() { echo "$LAB_DIR/pki/$(lab_ssl_name "$1")-cert.pem"; }
+# lab_ssl_args WHO: the stream-ssl options for WHO's key and certificate and
+# the lab's CA, one a line (for mapfile).
+lab_ssl_args() {
+    printf '%s\n' "--private-key=$(lab_ssl_key "$1")" \
+        "--certificate=$(lab_ssl_cert "$1")" "--ca-cert=$(lab_ca_cert)"
+}
+# The NB and SB remotes the chassis namespaces reach over the underlay:
+# tcp: in a plain lab, ssl: in an SSL lab.
+lab_nb_remote() {
+    if lab_ssl; then echo "ssl:$LAB_CENTRAL_IP:$LAB_NB_PORT"
+    else echo "tcp:$LAB_CENTRAL_IP:$LAB_NB_PORT"; fi
+}
+lab_sb_remote() {
+    if lab_ssl; then echo "ssl:$LAB_CENTRAL_IP:$LAB_SB_PORT"
+    else echo "tcp:$LAB_CENTRAL_IP:$LAB_SB_PORT"; fi
+}
+
 # lab_is_lab_netns NAME: succeeds if netns 'NAME' belongs to this lab.
 # Exact patterns, so prefix "lm1" never matches lab "lm12"'s "lm12h1".
 lab_is_lab_netns() {
@@ -321,10 +356,13 @@ lab_stop_pidfiles() {
 lab_daemon_pidfile() { echo "$(lab_chassis_dir "$1")/ovn-controller-ext.pid"; }
 
 # lab_daemon_start N: starts $LAB_DAEMON (ovn-controller-ext) in chassis N,
-# with the lab's paths and the words of $LAB_DAEMON_ARGS appended.  Fails if
-# it is already running.  Waits until its pidfile names a live process.
+# with the lab's paths and the words of $LAB_DAEMON_ARGS appended.  In an
+# SSL lab it reaches NB at ssl:$LAB_CENTRAL_IP:6641 with chassis N's key and
+# certificate (and SB, through external_ids:ovn-remote, with the same);
+# otherwise NB is the unix socket.  Fails if it is already running.  Waits
+# until its pidfile names a live process.
 lab_daemon_start() {
-    local n=$1 d nb extra=() pidfile
+    local n=$1 d nb extra=() ssl=() pidfile
     [[ -n ${LAB_DAEMON:-} ]] || lab_die "LAB_DAEMON is not set" || return
     [[ -x $LAB_DAEMON ]] ||
         lab_die "LAB_DAEMON '$LAB_DAEMON' is not executable" || return
@@ -332,6 +370,10 @@ lab_daemon_start() {
         lab_die "no chassis $n in $LAB_DIR" || return
     d=$(lab_chassis_dir "$n")
     nb=$(lab_nb_db)
+    if lab_ssl; then
+        nb=$(lab_nb_remote)
+        mapfile -t ssl < <(lab_ssl_args "$n")
+    fi
     pidfile=$(lab_daemon_pidfile "$n")
     if lab_pidfile_pid "$pidfile" >/dev/null; then
         lab_die "ovn-controller-ext already runs on chassis $n" \
@@ -346,7 +388,7 @@ lab_daemon_start() {
         --pidfile="$pidfile" \
         --log-file="$d/ovn-controller-ext.log" \
         --unixctl="$d/ovn-controller-ext.ctl" \
-        --detach "${extra[@]}" || {
+        "${ssl[@]}" --detach "${extra[@]}" || {
         lab_die "ovn-controller-ext failed to start on chassis $n" \
             "(see $d/ovn-controller-ext.log)"
         return
