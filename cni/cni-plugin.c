@@ -223,8 +223,13 @@ run_command(const struct plugin_ctx *ctx, cJSON *args)
     }
 
     /* The record goes first: once the request may have left, a DEL must
-     * not take the daemon's silence for "nothing to delete". */
+     * not take the daemon's silence for "nothing to delete".  A record that
+     * was there before (an ADD of an existing attachment) belongs to that
+     * attachment: a refused ADD must leave it. */
+    bool had_record = false;
     if (is_add) {
+        cni_record_exists(conf->state_dir, conf->name, ctx->env->container_id,
+                          ctx->env->ifname, &had_record);
         rc = cni_record_write(conf->state_dir, conf->name,
                               ctx->env->container_id, ctx->env->ifname,
                               ctx->env->netns);
@@ -245,7 +250,7 @@ run_command(const struct plugin_ctx *ctx, cJSON *args)
                              &reply_len, &sent);
     free(request);
     if (rc) {
-        if (is_add && !sent) {
+        if (is_add && !sent && !had_record) {
             remove_record(ctx);
         }
         if (rc == EMSGSIZE) {
@@ -264,7 +269,7 @@ run_command(const struct plugin_ctx *ctx, cJSON *args)
         return error;
     }
     if (error) {
-        if (is_add) {
+        if (is_add && !had_record) {
             remove_record(ctx);
         }
         return error;

@@ -107,7 +107,8 @@ struct job {
     bool lsp_created;               /* This job inserted the port. */
     bool mig_target;                /* ADD of a migration's target. */
     bool rearm_sent;
-    bool net_created;
+    bool net_created;               /* This job (re)created the veth. */
+    bool ovs_added;                 /* This job (re)added the OVS port. */
     struct eth_addr host_mac;
 
     /* Transactions in flight. */
@@ -324,6 +325,9 @@ struct teardown_target {
     char host_ifname[POD_NET_IFNAMSIZ];
     bool lsp_only_if_created;   /* Undo: keep a port we did not create. */
     bool lsp_created;
+    bool keep_local;            /* Undo: the veth and OVS port are not ours
+                                 * (an ADD of an existing attachment that
+                                 * failed before touching them). */
 };
 
 static bool
@@ -370,8 +374,9 @@ teardown_add_target(struct job *job, const struct attach_ctx *ctx,
                                  : NULL;
 
     char *msg = NULL;
-    int error = pod_net_del(t->host_ifname, t->netns ? t->netns : "",
-                            t->ifname, &msg);
+    int error = (t->keep_local ? 0
+                 : pod_net_del(t->host_ifname, t->netns ? t->netns : "",
+                               t->ifname, &msg));
     if (error) {
         VLOG_WARN_RL(&rl, "%s: removing veth %s failed: %s",
                      t->container_id, t->host_ifname,
@@ -380,7 +385,8 @@ teardown_add_target(struct job *job, const struct attach_ctx *ctx,
     free(msg);
 
     const struct ovsrec_port *port
-        = ovs_port_find_port(ctx->ovs_ix, t->host_ifname);
+        = (t->keep_local ? NULL
+           : ovs_port_find_port(ctx->ovs_ix, t->host_ifname));
     if (port) {
         if (!job->ovs_txn) {
             job->ovs_txn = ovsdb_idl_txn_create(ctx->ovs_idl);
@@ -485,11 +491,12 @@ job_fail(struct job *job, const struct attach_ctx *ctx, int code,
             .netns = job->net_created ? job->req.netns : "",
             .lsp_only_if_created = true,
             .lsp_created = job->lsp_created,
+            .keep_local = !job->net_created && !job->ovs_added,
         };
         ovs_strlcpy(t.host_ifname, job->host_ifname, sizeof t.host_ifname);
         if (idl_ready(ctx->nb_idl) && idl_ready(ctx->ovs_idl)) {
             teardown_add_target(job, ctx, &t);
-        } else {
+        } else if (!t.keep_local) {
             pod_net_del(t.host_ifname, "", t.ifname, NULL);
         }
     }
@@ -1084,7 +1091,9 @@ add_run_plumb(struct job *job, const struct attach_ctx *ctx)
     }
 
     /* A host end left by an earlier, interrupted ADD of this attachment
-     * would make creation fail; the name is ours alone. */
+     * would make creation fail; the name is ours alone.  From here on the
+     * local side is this job's to undo. */
+    job->net_created = true;
     pod_net_del(job->host_ifname, "", "", NULL);
 
     struct pod_net_state state;
@@ -1140,6 +1149,7 @@ add_run_plumb(struct job *job, const struct attach_ctx *ctx)
         ovs_port_delete(ctx->ovs_idl, old);
     }
     ovs_port_add(job->ovs_txn, br, job->host_ifname, job->lport, &ids);
+    job->ovs_added = true;
     smap_destroy(&ids);
     txn_poll(job->ovs_txn);
     job->state = JOB_OVS_COMMIT;

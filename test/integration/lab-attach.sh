@@ -45,6 +45,15 @@ cni_run CHECK cid-a "/run/netns/$(lab_ns_pod a)" eth0 "" "$(conf_prev "$RES_A")"
 t_check "CHECK sees the port no longer installed" [ "$(cni_code)" = 104 ]
 lab_vsctl 1 set Interface "$(json_get "$RES_A" 'j["interfaces"][0]["name"]')" external_ids:ovn-installed=true
 
+# An ADD of the existing attachment a, asking for b's address: refused, and
+# a is left exactly as it was.
+cni_run ADD cid-a "/run/netns/$(lab_ns_pod a)" eth0 \
+    "K8S_POD_NAMESPACE=default;K8S_POD_NAME=a;IP=${IP_B:-10.244.0.50}" "$(cni_conf 1)"
+t_check "a re-ADD asking for a held address is refused (100)" [ "$(cni_code)" = 100 ]
+cni_run CHECK cid-a "/run/netns/$(lab_ns_pod a)" eth0 "" "$(conf_prev "$RES_A")"
+t_check "... and the existing attachment is untouched" [ "$CNI_RC" = 0 ]
+t_check "... record included" [ -e "$LAB_DIR/cni-state/ovnlm/cid-a:eth0" ]
+
 # --- Metrics -----------------------------------------------------------------
 t_begin metrics
 t_check "ADDs counted by command and result" \

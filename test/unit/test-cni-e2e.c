@@ -543,10 +543,18 @@ test_add(void)
     check_run("ADD 1.1.0", "ADD", NULL, c, 0, result_11);
     free(c);
 
-    /* The daemon refuses: the record goes. */
+    /* The daemon refuses an ADD of this existing attachment: its record
+     * stays, it still belongs to the attachment. */
     c = conf("1.0.0", NULL);
     set_reply("{\"error\":{\"code\":100,\"msg\":\"address in use\","
               "\"details\":\"10.0.0.5 is held by p2\"}}");
+    check_run("ADD of an existing attachment refused", "ADD", NULL, c, 1,
+              "{\"cniVersion\":\"1.0.0\",\"code\":100,\"msg\":\"address in "
+              "use\",\"details\":\"10.0.0.5 is held by p2\"}");
+    TEST_CHECK(exists(rec));
+
+    /* The daemon refuses a new attachment: the record goes. */
+    TEST_CHECK(!unlink(rec));
     check_run("ADD refused by the daemon", "ADD", NULL, c, 1,
               "{\"cniVersion\":\"1.0.0\",\"code\":100,\"msg\":\"address in "
               "use\",\"details\":\"10.0.0.5 is held by p2\"}");
