@@ -926,8 +926,7 @@ add_start(struct job *job, const struct attach_ctx *ctx)
         job->plen = subnet_plen;
     }
 
-    const struct nbrec_logical_switch_port *lsp
-        = nb_port_find(ctx->nb_ix, job->lport);
+    const struct nbrec_logical_switch_port *lsp = existing;
     if (lsp) {
         const char *holder_ls = smap_get(&lsp->external_ids,
                                          NB_PORT_KEY_SWITCH);
@@ -1764,10 +1763,8 @@ attach_wait(struct attach *a, const struct attach_ctx *ctx)
         if (job->ovs_txn) {
             ovsdb_idl_txn_wait(job->ovs_txn);
         }
-        if (job->state == JOB_START && !job->retry_armed) {
+        if (job->state == JOB_START || job->state == JOB_PLUMB) {
             /* Waiting for a connection, or a retry: check again soon. */
-            poll_timer_wait(100);
-        } else if (job->state == JOB_START || job->state == JOB_PLUMB) {
             poll_timer_wait(100);
         }
         poll_timer_wait_until(job->deadline);

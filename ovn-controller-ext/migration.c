@@ -72,6 +72,10 @@ struct migration {
     struct ovs_list ops;        /* Contains "struct migration_op"s. */
     struct shash watches;       /* lport -> struct migration_watch. */
     long long int next_poll;
+    /* The scan of migrating ports runs only when something it reads may
+     * have changed, not on every wake-up of the loop. */
+    unsigned int nb_seqno, sb_seqno;
+    long long int next_timeout_check;
 
     char *history[MIGRATION_HISTORY];
     size_t n_history;           /* Total ever recorded. */
@@ -514,11 +518,13 @@ start_transition(struct migration *m, const struct attach_ctx *ctx,
     ovs_list_push_back(&m->ops, &op->node);
 }
 
-static void
+/* Polls the transactions in flight; returns true if one finished. */
+static bool
 run_ops(struct migration *m)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
     struct migration_op *op;
+    bool finished = false;
 
     LIST_FOR_EACH_SAFE (op, node, &m->ops) {
         enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit(op->txn);
@@ -543,7 +549,9 @@ run_ops(struct migration *m)
         }
         ovs_list_remove(&op->node);
         op_destroy(op);
+        finished = true;
     }
+    return finished;
 }
 
 /* The pids of processes in the network namespace 'ino'/'dev'. */
@@ -666,18 +674,34 @@ send_rarp(const struct attach_ctx *ctx, const char *lport, char **errp)
 void
 migration_run(struct migration *m, const struct attach_ctx *ctx)
 {
-    run_ops(m);
+    bool op_finished = run_ops(m);
 
     if (!ctx->chassis || !ctx->nb_idl || !ctx->sb_idl
         || !ovsdb_idl_is_connected(ctx->nb_idl)) {
         return;
     }
 
-    long long int now = migration_wall_ms();
-    bool poll_due = time_msec() >= m->next_poll;
+    unsigned int nb_seqno = ovsdb_idl_get_seqno(ctx->nb_idl);
+    unsigned int sb_seqno = ovsdb_idl_get_seqno(ctx->sb_idl);
+    bool poll_due = (!shash_is_empty(&m->watches)
+                     && time_msec() >= m->next_poll);
+    bool timeout_due = (m->timeout_ms > 0
+                        && time_msec() >= m->next_timeout_check);
+    if (!op_finished && !poll_due && !timeout_due
+        && nb_seqno == m->nb_seqno && sb_seqno == m->sb_seqno) {
+        return;
+    }
+    m->nb_seqno = nb_seqno;
+    m->sb_seqno = sb_seqno;
     if (poll_due) {
         m->next_poll = time_msec() + MIGRATION_AUTO_RARP_POLL_MS;
     }
+    if (timeout_due) {
+        /* Timeouts are coarse: a second's lateness is fine. */
+        m->next_timeout_check = time_msec() + 1000;
+    }
+
+    long long int now = migration_wall_ms();
 
     const struct nbrec_logical_switch_port *lsp;
     NBREC_LOGICAL_SWITCH_PORT_FOR_EACH (lsp, ctx->nb_idl) {
@@ -749,8 +773,7 @@ migration_wait(struct migration *m, const struct attach_ctx *ctx OVS_UNUSED)
         poll_timer_wait_until(m->next_poll);
     }
     if (m->timeout_ms > 0) {
-        /* Timeouts are coarse: a second's lateness is fine. */
-        poll_timer_wait(1000);
+        poll_timer_wait_until(m->next_timeout_check);
     }
 }
 

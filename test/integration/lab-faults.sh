@@ -25,7 +25,8 @@ restart_pidfile() {
     mapfile -d '' envv <"/proc/$pid/environ"
     kill -TERM "$pid"
     local i
-    for ((i = 0; i < 100 && $(lab_pid_alive "$pid" && echo 1 || echo 0); i++)); do
+    for ((i = 0; i < 100; i++)); do
+        lab_pid_alive "$pid" || break
         sleep 0.05
     done
     kill -KILL "$pid" 2>/dev/null
@@ -93,8 +94,7 @@ case_end() {
             "$(cni_conf "$(lab_pod_chassis "$p")")"
         lab_pod_netns_del "$p"
     done
-    leak=$(leaks | grep -v -e "cid-client" -e 'default_client' || :)
-    leak=$(echo "$leak" | grep -e "$VM" -e "cid-$CASE" || :)
+    leak=$(leaks | grep -e "$VM" -e "cid-$CASE" || :)
     t_check "ends $want (is $state)" [ "$state" = "$want" ]
     t_check "workload reachable ($LOST of 300 probes lost, try $TRIES)" \
         [ "$reach" = yes ]
