@@ -671,13 +671,21 @@ send_rarp(const struct attach_ctx *ctx, const char *lport, char **errp)
 
 /* Does what is due for the ports in migration where this chassis is the
  * target: notice activation, roll back on timeout, auto-RARP. */
+/* Whether migration_run() scans ports: its timers are waited on only
+ * then, since a deadline that is not acted on would wake the loop forever. */
+static bool
+can_scan(const struct attach_ctx *ctx)
+{
+    return (ctx->chassis && ctx->nb_idl && ctx->sb_idl
+            && ovsdb_idl_is_connected(ctx->nb_idl));
+}
+
 void
 migration_run(struct migration *m, const struct attach_ctx *ctx)
 {
     bool op_finished = run_ops(m);
 
-    if (!ctx->chassis || !ctx->nb_idl || !ctx->sb_idl
-        || !ovsdb_idl_is_connected(ctx->nb_idl)) {
+    if (!can_scan(ctx)) {
         return;
     }
 
@@ -762,12 +770,15 @@ migration_run(struct migration *m, const struct attach_ctx *ctx)
 }
 
 void
-migration_wait(struct migration *m, const struct attach_ctx *ctx OVS_UNUSED)
+migration_wait(struct migration *m, const struct attach_ctx *ctx)
 {
     struct migration_op *op;
 
     LIST_FOR_EACH (op, node, &m->ops) {
         ovsdb_idl_txn_wait(op->txn);
+    }
+    if (!can_scan(ctx)) {
+        return;
     }
     if (!shash_is_empty(&m->watches)) {
         poll_timer_wait_until(m->next_poll);

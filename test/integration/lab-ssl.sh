@@ -152,6 +152,9 @@ if t0=$(cpu_ticks "${BAD_PID:-x}"); then
     ticks=$(($(cpu_ticks "$BAD_PID") - t0))
     t_check "while disconnected it is idle ($ticks of $(getconf CLK_TCK) clock ticks in 1 s)" \
         [ "$ticks" -lt 20 ]
+    # How often the loop woke, and for what, if it was busy.
+    [ "$ticks" -lt 20 ] ||
+        ovs-appctl -t "$bad.ctl" coverage/show | grep -E 'poll_|txn_' >&2
 fi
 t_check "chassis 3's own daemon stays connected" on_ssl 3
 if [ -n "${BAD_PID:-}" ]; then
