@@ -15,6 +15,7 @@
 #include "lib/ovn-nb-idl.h"
 #include "lib/ovn-sb-idl.h"
 #include "metrics.h"
+#include "kube-sync.h"
 #include "migration.h"
 #include "lib/vswitch-idl.h"
 #include "nb-port.h"
@@ -87,6 +88,7 @@ struct job {
     struct cni_request req;
     struct cni_server_conn *conn;
     enum job_state state;
+    bool kube_filled;               /* Pod metadata from Kubernetes in. */
     long long int started;          /* time_msec(). */
     long long int started_us;       /* time_usec(), for phase timing. */
     long long int deadline;
@@ -737,7 +739,9 @@ add_start_migration(struct job *job, const struct attach_ctx *ctx,
     const char *pod = smap_get(&job->req.args, "K8S_POD_NAME");
     char *pod_name = ns && pod ? xasprintf("%s/%s", ns, pod) : NULL;
     migration_txn_prepare(lsp, src, ctx->chassis, job->req.container_id,
-                          job->req.ifname, pod_name);
+                          job->req.ifname, pod_name,
+                          smap_get(&job->req.labels,
+                                   MIGRATION_KUBEVIRT_JOB_UID));
     free(pod_name);
     txn_poll(job->nb_txn);
     job->state = JOB_MIG_PREPARE;
@@ -795,6 +799,20 @@ add_start(struct job *job, const struct attach_ctx *ctx)
 {
     struct cni_request *req = &job->req;
 
+    if (ctx->kube && !job->kube_filled) {
+        /* The pod's labels and, unless the runtime passed them, its
+         * annotations: they name the port and opt in to migration. */
+        char *error;
+        int retval = kube_sync_fill_request(ctx->kube, req, &error);
+        if (retval == EAGAIN) {
+            return;
+        } else if (retval) {
+            job_fail(job, ctx, OVN_LM_CNI_TRY_AGAIN_LATER, "%s", error);
+            free(error);
+            return;
+        }
+        job->kube_filled = true;
+    }
     if (!idl_ready(ctx->nb_idl) || !idl_ready(ctx->ovs_idl)) {
         if (time_msec() - job->started < ATTACH_CONNECT_WAIT_MS) {
             return;
@@ -1356,8 +1374,7 @@ attach_sweep(struct attach *a)
 {
     struct job *job = xzalloc(sizeof *job);
 
-    smap_init(&job->req.args);
-    smap_init(&job->req.annotations);
+    cni_request_init(&job->req);
     job->req.command = CNI_CMD_GC;
     job->req.container_id = xstrdup("(sweep)");
     job->req.netns = xstrdup("");

@@ -24,6 +24,7 @@ struct attach;
 struct cni_request;
 struct metrics;
 struct migration;
+struct kube_sync;
 struct sbrec_port_binding;
 struct cni_server_conn;
 struct ds;
@@ -41,6 +42,7 @@ struct attach_ctx {
     const struct nb_port_indexes *nb_ix;
     struct migration *migration;        /* Records transitions. */
     struct metrics *metrics;            /* May be NULL. */
+    struct kube_sync *kube;             /* NULL: no Kubernetes. */
     const char *chassis;                /* Our chassis name, may be NULL. */
     const char *default_bridge;         /* From ovn-bridge. */
     int default_mtu;                    /* For pods, when conf has none. */

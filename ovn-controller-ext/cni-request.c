@@ -307,15 +307,23 @@ parse_request(const cJSON *root, struct cni_request *req)
     return error;
 }
 
+/* An empty request, for cni_request_destroy() or to fill in. */
+void
+cni_request_init(struct cni_request *req)
+{
+    memset(req, 0, sizeof *req);
+    smap_init(&req->args);
+    smap_init(&req->annotations);
+    smap_init(&req->labels);
+}
+
 /* Parses the 'len' bytes of 'buf' into '*req', which the caller must later
  * free with cni_request_destroy() whatever the outcome.  Returns NULL or a
  * malloc'd message naming what is wrong. */
 char *
 cni_request_parse(const char *buf, size_t len, struct cni_request *req)
 {
-    memset(req, 0, sizeof *req);
-    smap_init(&req->args);
-    smap_init(&req->annotations);
+    cni_request_init(req);
 
     if (len > OVN_LM_MAX_MSG) {
         return xstrdup("request too large");
@@ -337,9 +345,8 @@ cni_request_move(struct cni_request *dst, struct cni_request *src)
     *dst = *src;
     hmap_moved(&dst->args.map);
     hmap_moved(&dst->annotations.map);
-    memset(src, 0, sizeof *src);
-    smap_init(&src->args);
-    smap_init(&src->annotations);
+    hmap_moved(&dst->labels.map);
+    cni_request_init(src);
 }
 
 void
@@ -357,6 +364,7 @@ cni_request_destroy(struct cni_request *req)
     }
     free(req->ips);
     smap_destroy(&req->annotations);
+    smap_destroy(&req->labels);
     free(req->conf.cni_version);
     free(req->conf.network);
     free(req->conf.logical_switch);

@@ -54,7 +54,9 @@ struct cni_request {
     struct eth_addr mac;
     char **ips;                   /* CIDR strings. */
     size_t n_ips;
-    struct smap annotations;      /* io.kubernetes.cri.pod-annotations. */
+    struct smap annotations;      /* io.kubernetes.cri.pod-annotations,
+                                   * else from the Kubernetes API. */
+    struct smap labels;           /* The pod's, from the Kubernetes API. */
 
     struct cni_netconf conf;
     struct cJSON *prev_result;    /* Owned; NULL if absent. */
@@ -63,6 +65,7 @@ struct cni_request {
     size_t n_valid;
 };
 
+void cni_request_init(struct cni_request *);
 char *cni_request_parse(const char *buf, size_t len, struct cni_request *)
     OVS_WARN_UNUSED_RESULT;
 void cni_request_move(struct cni_request *dst, struct cni_request *src);

@@ -177,7 +177,7 @@ void
 migration_txn_prepare(const struct nbrec_logical_switch_port *lsp,
                       const char *src, const char *dst,
                       const char *dst_container, const char *dst_ifname,
-                      const char *dst_pod)
+                      const char *dst_pod, const char *uid)
 {
     char *chassis = xasprintf("%s,%s", src, dst);
     nbrec_logical_switch_port_update_options_setkey(lsp, "requested-chassis",
@@ -202,6 +202,12 @@ migration_txn_prepare(const struct nbrec_logical_switch_port *lsp,
             lsp, MIGRATION_KEY_DST_POD, dst_pod);
     } else {
         del_ext_key(lsp, MIGRATION_KEY_DST_POD);
+    }
+    if (uid) {
+        nbrec_logical_switch_port_update_external_ids_setkey(
+            lsp, MIGRATION_KEY_UID, uid);
+    } else {
+        del_ext_key(lsp, MIGRATION_KEY_UID);
     }
     set_time_key(lsp, MIGRATION_KEY_T_ADD, migration_wall_ms());
     del_ext_key(lsp, MIGRATION_KEY_T_DUP);
@@ -233,7 +239,6 @@ clear_target(const struct nbrec_logical_switch_port *lsp)
     del_option(lsp, "activation-strategy");
     del_ext_key(lsp, MIGRATION_KEY_DST_CONTAINER);
     del_ext_key(lsp, MIGRATION_KEY_DST_IFNAME);
-    del_ext_key(lsp, MIGRATION_KEY_DST_POD);
     set_time_key(lsp, MIGRATION_KEY_T_END, migration_wall_ms());
 }
 
@@ -473,6 +478,13 @@ op_pending(const struct migration *m, const char *lport)
         }
     }
     return false;
+}
+
+/* Whether a transaction about 'lport' is in flight. */
+bool
+migration_busy(const struct migration *m, const char *lport)
+{
+    return op_pending(m, lport);
 }
 
 /* Starts a transition of 'lsp' and queues it; answers 'conn' (if any)
@@ -881,26 +893,45 @@ migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
+/* Completes or rolls back the migration of 'lport' ('to'), as the
+ * control commands and Kubernetes ask.  Returns 0 if the transition is on
+ * its way (then 'conn', if nonnull, is answered when it commits), else an
+ * errno value and a message in '*errorp'. */
+int
+migration_request(struct migration *m, const struct attach_ctx *ctx,
+                  const char *lport, enum migration_state to,
+                  const char *why, struct unixctl_conn *conn,
+                  char **errorp)
+{
+    ovs_assert(to == MIGRATION_COMPLETED || to == MIGRATION_ROLLED_BACK);
+    *errorp = NULL;
+    const struct nbrec_logical_switch_port *lsp = nb_port_find(ctx->nb_ix,
+                                                               lport);
+    if (!lsp) {
+        *errorp = xstrdup("no such logical port");
+        return ENOENT;
+    } else if (!migration_in_progress(lsp)) {
+        *errorp = xstrdup("port is not in migration");
+        return EINVAL;
+    } else if (op_pending(m, lport)) {
+        *errorp = xstrdup("a transition is already in flight; try again");
+        return EAGAIN;
+    }
+    start_transition(m, ctx, lsp, to, why, conn);
+    return 0;
+}
+
 static void
 migration_unixctl_transition(struct migration *m, struct unixctl_conn *conn,
                              const char *lport, enum migration_state to)
 {
     const struct attach_ctx *ctx = unixctl_ctx(m, conn);
+    char *error;
 
-    if (!ctx) {
-        return;
-    }
-    const struct nbrec_logical_switch_port *lsp = nb_port_find(ctx->nb_ix,
-                                                               lport);
-    if (!lsp) {
-        unixctl_command_reply_error(conn, "no such logical port");
-    } else if (!migration_in_progress(lsp)) {
-        unixctl_command_reply_error(conn, "port is not in migration");
-    } else if (op_pending(m, lport)) {
-        unixctl_command_reply_error(conn, "a transition is already in "
-                                    "flight; try again");
-    } else {
-        start_transition(m, ctx, lsp, to, "requested", conn);
+    if (ctx && migration_request(m, ctx, lport, to, "requested", conn,
+                                 &error)) {
+        unixctl_command_reply_error(conn, error);
+        free(error);
     }
 }
 

@@ -39,12 +39,16 @@ struct unixctl_conn;
 #define MIGRATION_KEY_DST_CONTAINER "ovn-lm/migration-dst-container-id"
 #define MIGRATION_KEY_DST_IFNAME "ovn-lm/migration-dst-ifname"
 #define MIGRATION_KEY_DST_POD "ovn-lm/migration-dst-pod"
+#define MIGRATION_KEY_UID "ovn-lm/migration-uid" /* KubeVirt's. */
 #define MIGRATION_KEY_T_ADD "ovn-lm/migration-t-add"
 #define MIGRATION_KEY_T_DUP "ovn-lm/migration-t-duplicating"
 #define MIGRATION_KEY_T_ACT "ovn-lm/migration-t-activated"
 #define MIGRATION_KEY_T_END "ovn-lm/migration-t-end"
 #define MIGRATION_KEY_COUNT "ovn-lm/migration-count"
 #define MIGRATION_KEY_ROLLBACK_REASON "ovn-lm/migration-rollback-reason"
+
+/* KubeVirt's label on a migration's target virt-launcher pod. */
+#define MIGRATION_KUBEVIRT_JOB_UID "kubevirt.io/migrationJobUID"
 
 /* Pod annotations. */
 #define MIGRATION_KUBEVIRT_OPT_IN \
@@ -79,7 +83,7 @@ long long int migration_wall_ms(void);
 void migration_txn_prepare(const struct nbrec_logical_switch_port *,
                            const char *src, const char *dst,
                            const char *dst_container, const char *dst_ifname,
-                           const char *dst_pod);
+                           const char *dst_pod, const char *uid);
 void migration_txn_rearm(const struct nbrec_logical_switch_port *,
                          const char *src);
 void migration_txn_complete(const struct nbrec_logical_switch_port *);
@@ -99,6 +103,12 @@ void migration_watch_auto_rarp(struct migration *, const char *lport,
 void migration_log_final(struct migration *, const struct attach_ctx *,
                          const struct nbrec_logical_switch_port *,
                          enum migration_state final);
+
+int migration_request(struct migration *, const struct attach_ctx *,
+                      const char *lport, enum migration_state to,
+                      const char *why, struct unixctl_conn *,
+                      char **errorp);
+bool migration_busy(const struct migration *, const char *lport);
 
 void migration_unixctl_register(struct migration *,
                                 const struct attach_ctx *(*get_ctx)(void *),

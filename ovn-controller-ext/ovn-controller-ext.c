@@ -26,6 +26,8 @@
 #include "daemon.h"
 #include "dirs.h"
 #include "fatal-signal.h"
+#include "kube-config.h"
+#include "kube-sync.h"
 #include "lib/ovn-nb-idl.h"
 #include "lib/ovn-sb-idl.h"
 #include "lib/vswitch-idl.h"
@@ -57,6 +59,12 @@ struct ext_options {
     char *unixctl_path;
     long long int migration_timeout_ms;
     char *metrics_address;      /* NULL: no metrics. */
+
+    /* Kubernetes. */
+    enum { KUBE_AUTO, KUBE_IN_CLUSTER, KUBE_OFF } kubernetes;
+    char *kubeconfig;
+    char *kube_sa_dir;
+    char *node_name;
 };
 
 /* Everything the main loop owns. */
@@ -67,6 +75,7 @@ struct ext_daemon {
     struct attach *attach;
     struct migration *migration;
     struct metrics *metrics;
+    struct kube_sync *kube;     /* NULL: Kubernetes is not used. */
     struct attach_ctx ctx;      /* For control commands. */
 
     struct ovsdb_idl *ovs_idl;
@@ -87,6 +96,7 @@ struct ext_daemon {
 static void parse_options(int argc, char *argv[], struct ext_options *);
 static void usage(void) OVS_NO_RETURN;
 static void register_unixctl(struct unixctl_server *, struct ext_daemon *);
+static void start_kube(struct ext_daemon *);
 
 static void
 cni_request_cb(struct cni_server_conn *conn, const char *buf, size_t len,
@@ -203,6 +213,7 @@ fill_ctx(const struct ext_daemon *d, struct attach_ctx *ctx)
     ctx->sb_pb_by_lport = d->sb_pb_by_lport;
     ctx->migration = d->migration;
     ctx->metrics = d->metrics;
+    ctx->kube = d->kube;
     ctx->ovs_ix = &d->ovs_ix;
     ctx->nb_ix = &d->nb_ix;
     ctx->chassis = d->chassis;
@@ -250,6 +261,7 @@ main(int argc, char *argv[])
         ovs_fatal(0, "cannot serve metrics on %s", d.opts.metrics_address);
     }
     migration_unixctl_register(d.migration, get_ctx, &d);
+    start_kube(&d);
     error = cni_server_create(&d.loop, d.opts.socket_path, d.opts.socket_mode,
                               cni_request_cb, &d, &d.server);
     if (error) {
@@ -276,6 +288,9 @@ main(int argc, char *argv[])
         uv_run(&d.loop, UV_RUN_NOWAIT);
 
         fill_ctx(&d, &ctx);
+        if (d.kube) {
+            kube_sync_run(d.kube, &ctx);
+        }
         attach_run(d.attach, &ctx);
         migration_run(d.migration, &ctx);
         metrics_run(d.metrics, &ctx);
@@ -297,6 +312,9 @@ main(int argc, char *argv[])
         attach_wait(d.attach, &ctx);
         migration_wait(d.migration, &ctx);
         metrics_wait(d.metrics);
+        if (d.kube) {
+            kube_sync_wait(d.kube, &ctx);
+        }
         poll_fd_wait(uv_backend_fd(&d.loop), POLLIN);
         int timeout = uv_backend_timeout(&d.loop);
         if (timeout >= 0) {
@@ -310,6 +328,7 @@ main(int argc, char *argv[])
     attach_destroy(d.attach);
     migration_destroy(d.migration);
     metrics_destroy(d.metrics);
+    kube_sync_destroy(d.kube);
     /* Let libuv finish closing handles and flushing replies. */
     uv_run(&d.loop, UV_RUN_NOWAIT);
     uv_run(&d.loop, UV_RUN_NOWAIT);
@@ -328,11 +347,71 @@ main(int argc, char *argv[])
     free(d.opts.chassis);
     free(d.opts.unixctl_path);
     free(d.opts.metrics_address);
+    free(d.opts.kubeconfig);
+    free(d.opts.kube_sa_dir);
+    free(d.opts.node_name);
     service_stop();
     return 0;
 }
 
+/* Starts watching Kubernetes if the options say so. */
+static void
+start_kube(struct ext_daemon *d)
+{
+    const struct ext_options *o = &d->opts;
+    if (o->kubernetes == KUBE_OFF
+        || (o->kubernetes == KUBE_AUTO && !o->kubeconfig
+            && !getenv("KUBERNETES_SERVICE_HOST"))) {
+        VLOG_INFO("Kubernetes: not used");
+        return;
+    }
+    struct kube_sync_options ko = {
+        .kubeconfig = o->kubeconfig,
+        .sa_dir = o->kube_sa_dir,
+        .node_name = o->node_name,
+        .user_agent = "ovn-controller-ext/" PROJECT_VERSION_STRING,
+    };
+    char *error = kube_sync_create(&ko, &d->kube);
+    if (error) {
+        ovs_fatal(0, "Kubernetes: %s", error);
+    }
+}
+
 /* unixctl commands. */
+
+static void
+ext_unixctl_kube_status(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                        const char *argv[] OVS_UNUSED, void *d_)
+{
+    struct ext_daemon *d = d_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (!d->kube) {
+        unixctl_command_reply(conn, "Kubernetes: not used\n");
+        return;
+    }
+    kube_sync_format_status(d->kube, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+ext_unixctl_kube_migrations(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                            const char *argv[] OVS_UNUSED, void *d_)
+{
+    struct ext_daemon *d = d_;
+    struct attach_ctx ctx;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (!d->kube) {
+        unixctl_command_reply_error(conn, "Kubernetes is not used");
+        return;
+    }
+    fill_ctx(d, &ctx);
+    kube_sync_format_migrations(d->kube, &ctx, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
 
 static void
 ext_unixctl_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
@@ -434,6 +513,10 @@ register_unixctl(struct unixctl_server *unixctl OVS_UNUSED,
     unixctl_command_register("ovn-lm/stats", "", 0, 0, ext_unixctl_stats, d);
     unixctl_command_register("ovn-lm/connection-status", "", 0, 0,
                              ext_unixctl_connection_status, d);
+    unixctl_command_register("ovn-lm/kube-status", "", 0, 0,
+                             ext_unixctl_kube_status, d);
+    unixctl_command_register("ovn-lm/kube-migrations", "", 0, 0,
+                             ext_unixctl_kube_migrations, d);
 }
 
 /* Options. */
@@ -451,6 +534,10 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         OPT_UNIXCTL,
         OPT_MIGRATION_TIMEOUT,
         OPT_METRICS_ADDRESS,
+        OPT_KUBERNETES,
+        OPT_KUBECONFIG,
+        OPT_KUBE_SA_DIR,
+        OPT_NODE_NAME,
         OPT_BOOTSTRAP_CA_CERT,
         OPT_SSL_PROTOCOLS,
         OPT_SSL_CIPHERS,
@@ -468,6 +555,10 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         {"migration-timeout", required_argument, NULL,
          OPT_MIGRATION_TIMEOUT},
         {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
+        {"kubernetes", required_argument, NULL, OPT_KUBERNETES},
+        {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+        {"kubernetes-sa-dir", required_argument, NULL, OPT_KUBE_SA_DIR},
+        {"node-name", required_argument, NULL, OPT_NODE_NAME},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         VLOG_LONG_OPTIONS,
@@ -526,6 +617,30 @@ parse_options(int argc, char *argv[], struct ext_options *o)
             o->metrics_address = (strcmp(optarg, "none")
                                   ? xstrdup(optarg) : NULL);
             break;
+        case OPT_KUBERNETES:
+            if (!strcmp(optarg, "auto")) {
+                o->kubernetes = KUBE_AUTO;
+            } else if (!strcmp(optarg, "in-cluster")) {
+                o->kubernetes = KUBE_IN_CLUSTER;
+            } else if (!strcmp(optarg, "off")) {
+                o->kubernetes = KUBE_OFF;
+            } else {
+                ovs_fatal(0, "--kubernetes: \"%s\" is not auto, in-cluster "
+                          "or off", optarg);
+            }
+            break;
+        case OPT_KUBECONFIG:
+            free(o->kubeconfig);
+            o->kubeconfig = xstrdup(optarg);
+            break;
+        case OPT_KUBE_SA_DIR:
+            free(o->kube_sa_dir);
+            o->kube_sa_dir = xstrdup(optarg);
+            break;
+        case OPT_NODE_NAME:
+            free(o->node_name);
+            o->node_name = xstrdup(optarg);
+            break;
         case OPT_MIGRATION_TIMEOUT: {
             char *end;
             double secs = strtod(optarg, &end);
@@ -569,6 +684,14 @@ parse_options(int argc, char *argv[], struct ext_options *o)
     if (!o->socket_path) {
         o->socket_path = xstrdup(OVN_LM_DEFAULT_SOCKET);
     }
+    if (o->kubernetes == KUBE_IN_CLUSTER && o->kubeconfig) {
+        ovs_fatal(0, "--kubernetes=in-cluster and --kubeconfig exclude each "
+                  "other");
+    }
+    if (!o->node_name) {
+        const char *env = getenv("NODE_NAME");
+        o->node_name = nullable_xstrdup(env && env[0] ? env : NULL);
+    }
 }
 
 static void
@@ -597,8 +720,19 @@ usage(void)
            "                        seconds (default: 900; 0: never)\n"
            "  --metrics-address=IP:PORT  serve Prometheus metrics there "
            "(default:\n"
-           "                        127.0.0.1:9476; \"none\": off)\n",
-           program_name, program_name, ovs_rundir(), OVN_LM_DEFAULT_SOCKET);
+           "                        127.0.0.1:9476; \"none\": off)\n"
+           "\nKubernetes:\n"
+           "  --kubernetes=MODE     auto (default: in-cluster when "
+           "KUBERNETES_SERVICE_HOST\n"
+           "                        is set, or --kubeconfig), in-cluster, "
+           "or off\n"
+           "  --kubeconfig=FILE     API server and credentials from a "
+           "kubeconfig file\n"
+           "  --kubernetes-sa-dir=DIR  in-cluster token and CA (default:\n"
+           "                        %s)\n"
+           "  --node-name=NAME      this node's name (default: $NODE_NAME)\n",
+           program_name, program_name, ovs_rundir(), OVN_LM_DEFAULT_SOCKET,
+           KUBE_CONFIG_SA_DIR);
     stream_usage("database", true, true, false);
     daemon_usage();
     vlog_usage();

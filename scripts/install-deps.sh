@@ -8,12 +8,14 @@ PACKAGES=(
     build-essential cmake pkg-config python3 libssl-dev
     libmnl-dev libuv1-dev libcjson-dev
     libmicrohttpd-dev           # The daemon's Prometheus endpoint.
+    libcurl4-openssl-dev libyaml-dev # The daemon's Kubernetes client.
     openvswitch-source          # libopenvswitch is built from this.
     clang                       # libFuzzer targets.
     # Runtime: OVS 3.1 and OVN 23.03, userspace datapath.
     openvswitch-switch openvswitch-common ovn-central ovn-host ovn-common
     # The lab and the tests.
     iproute2 ethtool iputils-ping tcpdump procps util-linux
+    python3-yaml                # test/manifests: the Kubernetes manifests.
     containernetworking-plugins # Reference "bridge" plugin, for benchmarks.
     podman runc busybox-static  # A real CNI client, end to end.
     qemu-system-x86 cpio kmod libc6-dev # Real QEMU live migration (test/vm).

@@ -1,0 +1,51 @@
+/*
+ * kube-client: HTTP requests to the Kubernetes API with libcurl's multi
+ * interface, driven from the daemon's poll loop (kube_client_run() and
+ * kube_client_wait(), no thread).  TLS, the CA, client certificates and the
+ * bearer token come from a struct kube_config.
+ *
+ * A request's body is either buffered and handed over when it ends or, for
+ * watches, streamed in chunks as it arrives.  Callbacks run from
+ * kube_client_run() only.
+ */
+#ifndef KUBE_CLIENT_H
+#define KUBE_CLIENT_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct kube_client;
+struct kube_config;
+struct kube_request;
+struct ds;
+
+/* A chunk of a 2xx response's body; return false to abort the request
+ * (its done callback then runs with 'error' "aborted"). */
+typedef bool kube_data_cb(const char *data, size_t n, void *aux);
+
+/* The end of a request: 'status' is the HTTP status (0 if none came),
+ * 'body' what was not streamed (NUL-terminated), 'error' non-NULL if the
+ * transfer failed.  The request is freed after this returns. */
+typedef void kube_done_cb(int status, const char *body, size_t len,
+                          const char *error, void *aux);
+
+struct kube_client *kube_client_create(struct kube_config *,
+                                       const char *user_agent);
+void kube_client_destroy(struct kube_client *);
+void kube_client_run(struct kube_client *);
+void kube_client_wait(struct kube_client *);
+const char *kube_client_server(const struct kube_client *);
+
+struct kube_request *kube_client_request(struct kube_client *,
+                                         const char *method,
+                                         const char *path,
+                                         const char *content_type,
+                                         const char *body,
+                                         long timeout_s,
+                                         kube_data_cb *, kube_done_cb *,
+                                         void *aux);
+void kube_request_cancel(struct kube_request *);
+
+char *kube_escape(const char *);
+
+#endif /* kube-client.h */

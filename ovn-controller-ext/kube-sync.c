@@ -1,0 +1,806 @@
+/*
+ * The daemon and the Kubernetes API (see kube-sync.h).
+ */
+#include <config.h>
+#include "kube-sync.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "attach.h"
+#include "cni-request.h"
+#include "kube-client.h"
+#include "kube-config.h"
+#include "kube-watch.h"
+#include "lib/ovn-nb-idl.h"
+#include "lib/ovn-sb-idl.h"
+#include "migration.h"
+#include "nb-port.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "ovsdb-idl.h"
+#include "random.h"
+#include "smap.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(kube_sync);
+
+/* A pod fetched with GET is kept this long for the CNI request that asked
+ * (and its retries). */
+#define KUBE_FETCH_KEEP_MS 10000
+/* Events in flight at most; more are dropped (and counted). */
+#define KUBE_MAX_EVENTS_IN_FLIGHT 32
+
+/* One GET of a pod the cache does not have. */
+struct kube_fetch {
+    struct kube_sync *ks;
+    char *key;                  /* "namespace/name". */
+    struct kube_request *req;   /* NULL when done. */
+    int status;
+    cJSON *pod;                 /* 200: the pod. */
+    char *error;
+    long long int done_at;
+};
+
+/* One Event being posted. */
+struct kube_post {
+    struct ovs_list node;
+    struct kube_sync *ks;
+    struct kube_request *req;
+    char *what;
+};
+
+struct kube_sync {
+    struct kube_client *client;
+    char *node;
+    struct kube_watch *pods;
+    struct kube_watch *vmis;
+    struct kube_watch *vmims;
+    struct shash fetches;       /* "ns/name" -> struct kube_fetch. */
+    struct ovs_list posts;      /* Contains "struct kube_post"s. */
+    size_t n_posts;
+
+    /* What was last looked at, to act only on changes. */
+    unsigned int seqnos[3];
+    unsigned int nb_seqno;
+    long long int next_scan;
+
+    /* Events: per logical port, "<count>:<state>" reported so far. */
+    struct shash reported;
+    bool seeded;
+
+    /* Statistics. */
+    unsigned int n_fetches, n_completed, n_rolled_back;
+    unsigned int n_events, n_event_errors, n_events_dropped;
+    char *last_decision;
+};
+
+char *
+kube_sync_create(const struct kube_sync_options *o, struct kube_sync **ksp)
+{
+    struct kube_config cfg;
+    char *error;
+
+    *ksp = NULL;
+    if (!o->node_name || !o->node_name[0]) {
+        return xstrdup("the node's name is not known (--node-name, or "
+                       "NODE_NAME in the environment)");
+    }
+    error = (o->kubeconfig
+             ? kube_config_from_file(o->kubeconfig, &cfg)
+             : kube_config_in_cluster(o->sa_dir, &cfg));
+    if (error) {
+        return error;
+    }
+    VLOG_INFO("Kubernetes API %s (%s), node %s", cfg.server, cfg.source,
+              o->node_name);
+
+    struct kube_sync *ks = xzalloc(sizeof *ks);
+    ks->client = kube_client_create(&cfg, o->user_agent);
+    ks->node = xstrdup(o->node_name);
+
+    char *node = kube_escape(o->node_name);
+    char *sel = xasprintf("fieldSelector=spec.nodeName%%3D%s", node);
+    ks->pods = kube_watch_create(ks->client, "pods", "/api/v1/pods", sel);
+    free(sel);
+    free(node);
+    ks->vmis = kube_watch_create(ks->client, "virtualmachineinstances",
+                                 "/apis/kubevirt.io/v1/"
+                                 "virtualmachineinstances", NULL);
+    ks->vmims = kube_watch_create(ks->client,
+                                  "virtualmachineinstancemigrations",
+                                  "/apis/kubevirt.io/v1/"
+                                  "virtualmachineinstancemigrations", NULL);
+    shash_init(&ks->fetches);
+    shash_init(&ks->reported);
+    ovs_list_init(&ks->posts);
+    *ksp = ks;
+    return NULL;
+}
+
+static void
+fetch_destroy(struct kube_fetch *f)
+{
+    if (f) {
+        kube_request_cancel(f->req);
+        cJSON_Delete(f->pod);
+        free(f->error);
+        free(f->key);
+        free(f);
+    }
+}
+
+static void
+post_destroy(struct kube_post *p)
+{
+    if (p) {
+        kube_request_cancel(p->req);
+        ovs_list_remove(&p->node);
+        p->ks->n_posts--;
+        free(p->what);
+        free(p);
+    }
+}
+
+void
+kube_sync_destroy(struct kube_sync *ks)
+{
+    if (!ks) {
+        return;
+    }
+    struct shash_node *node;
+    SHASH_FOR_EACH_SAFE (node, &ks->fetches) {
+        fetch_destroy(node->data);
+        shash_delete(&ks->fetches, node);
+    }
+    shash_destroy(&ks->fetches);
+    struct kube_post *p;
+    LIST_FOR_EACH_SAFE (p, node, &ks->posts) {
+        post_destroy(p);
+    }
+    shash_destroy_free_data(&ks->reported);
+    kube_watch_destroy(ks->pods);
+    kube_watch_destroy(ks->vmis);
+    kube_watch_destroy(ks->vmims);
+    kube_client_destroy(ks->client);
+    free(ks->node);
+    free(ks->last_decision);
+    free(ks);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pods for the CNI path.                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+fetch_done(int status, const char *body, size_t len, const char *error,
+           void *f_)
+{
+    struct kube_fetch *f = f_;
+
+    f->req = NULL;
+    f->status = status;
+    f->done_at = time_msec();
+    if (error) {
+        f->error = xstrdup(error);
+    } else if (status == 200) {
+        f->pod = cJSON_ParseWithLength(body, len);
+        if (!cJSON_IsObject(f->pod)) {
+            cJSON_Delete(f->pod);
+            f->pod = NULL;
+            f->error = xstrdup("the pod is not a JSON object");
+        }
+    } else if (status != 404) {
+        cJSON *j = cJSON_ParseWithLength(body, len);
+        const char *msg = kube_get_str(j, "message", NULL);
+        f->error = xasprintf("HTTP %d%s%s", status, msg ? ": " : "",
+                             msg ? msg : "");
+        cJSON_Delete(j);
+    }
+}
+
+static void
+copy_map(const cJSON *map, struct smap *dst)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach (e, map) {
+        if (cJSON_IsString(e) && e->string) {
+            smap_replace(dst, e->string, e->valuestring);
+        }
+    }
+}
+
+int
+kube_sync_fill_request(struct kube_sync *ks, struct cni_request *req,
+                       char **errorp)
+{
+    const char *ns = smap_get(&req->args, "K8S_POD_NAMESPACE");
+    const char *name = smap_get(&req->args, "K8S_POD_NAME");
+
+    *errorp = NULL;
+    if (!ns || !ns[0] || !name || !name[0]) {
+        return 0;
+    }
+    const cJSON *pod = kube_watch_get(ks->pods, ns, name);
+    char *key = xasprintf("%s/%s", ns, name);
+    struct kube_fetch *f = shash_find_data(&ks->fetches, key);
+    if (!pod && !f) {
+        /* Not (yet) in the cache of this node's pods: ask once. */
+        char *e_ns = kube_escape(ns), *e_name = kube_escape(name);
+        char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", e_ns,
+                               e_name);
+        f = xzalloc(sizeof *f);
+        f->ks = ks;
+        f->key = key;
+        key = NULL;
+        shash_add(&ks->fetches, f->key, f);
+        f->req = kube_client_request(ks->client, "GET", path, NULL, NULL, 10,
+                                     NULL, fetch_done, f);
+        ks->n_fetches++;
+        free(path);
+        free(e_ns);
+        free(e_name);
+    }
+    free(key);
+    if (!pod && f) {
+        if (f->req) {
+            return EAGAIN;
+        } else if (f->error) {
+            *errorp = xasprintf("getting pod %s/%s from the Kubernetes API: "
+                                "%s", ns, name, f->error);
+            return EIO;
+        } else if (f->status == 404) {
+            VLOG_INFO("pod %s/%s: not known to the Kubernetes API", ns,
+                      name);
+            return 0;
+        }
+        pod = f->pod;
+    }
+    if (smap_is_empty(&req->annotations)) {
+        copy_map(kube_get(pod, "metadata", "annotations", NULL),
+                 &req->annotations);
+    }
+    copy_map(kube_get(pod, "metadata", "labels", NULL), &req->labels);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* KubeVirt's verdict on migrations to this chassis.                   */
+/* ------------------------------------------------------------------ */
+
+static const cJSON *
+find_vmim_by_uid(const struct kube_sync *ks, const char *uid)
+{
+    const struct shash_node *node;
+    SHASH_FOR_EACH (node, kube_watch_objects(ks->vmims)) {
+        const char *u = kube_get_str(node->data, "metadata", "uid", NULL);
+        if (u && !strcmp(u, uid)) {
+            return node->data;
+        }
+    }
+    return NULL;
+}
+
+/* The migration UID of 'lsp''s migration: recorded at the target's ADD,
+ * else the label of the target pod if the cache has it. */
+static const char *
+lsp_migration_uid(const struct kube_sync *ks,
+                  const struct nbrec_logical_switch_port *lsp)
+{
+    const char *uid = smap_get(&lsp->external_ids, MIGRATION_KEY_UID);
+    if (uid) {
+        return uid;
+    }
+    const char *pod = smap_get(&lsp->external_ids, MIGRATION_KEY_DST_POD);
+    const char *slash = pod ? strchr(pod, '/') : NULL;
+    if (!slash) {
+        return NULL;
+    }
+    char *ns = xmemdup0(pod, slash - pod);
+    const cJSON *p = kube_watch_get(ks->pods, ns, slash + 1);
+    free(ns);
+    return kube_get_str(p, "metadata", "labels", MIGRATION_KUBEVIRT_JOB_UID,
+                        NULL);
+}
+
+static bool
+json_true(const cJSON *j)
+{
+    return cJSON_IsTrue(j) || (cJSON_IsString(j)
+                               && !strcmp(j->valuestring, "true"));
+}
+
+/* Whether Kubernetes node 'node' is OVN chassis 'chassis': same name, or
+ * the chassis's hostname. */
+static bool
+node_is_chassis(const struct attach_ctx *ctx, const char *node,
+                const char *chassis)
+{
+    if (!node || !chassis) {
+        return false;
+    }
+    if (!strcmp(node, chassis)) {
+        return true;
+    }
+    const struct sbrec_chassis *ch;
+    SBREC_CHASSIS_FOR_EACH (ch, ctx->sb_idl) {
+        if (!strcmp(ch->name, chassis)) {
+            return ch->hostname && !strcmp(ch->hostname, node);
+        }
+    }
+    return false;
+}
+
+/* KubeVirt's verdict on the migration with 'uid': MIGRATION_COMPLETED,
+ * MIGRATION_ROLLED_BACK or MIGRATION_NONE (none yet, or not trusted);
+ * '*why' explains. */
+static enum migration_state
+verdict(const struct kube_sync *ks, const struct attach_ctx *ctx,
+        const struct nbrec_logical_switch_port *lsp, const char *uid,
+        struct ds *why)
+{
+    const cJSON *vmim = find_vmim_by_uid(ks, uid);
+    const char *ns = kube_get_str(vmim, "metadata", "namespace", NULL);
+    const char *vmi_name = kube_get_str(vmim, "spec", "vmiName", NULL);
+    const char *phase = kube_get_str(vmim, "status", "phase", NULL);
+    const cJSON *vmi = (ns && vmi_name
+                        ? kube_watch_get(ks->vmis, ns, vmi_name) : NULL);
+    const cJSON *ms = kube_get(vmi, "status", "migrationState", NULL);
+    const char *ms_uid = kube_get_str(ms, "migrationUid", NULL);
+    const char *src = smap_get(&lsp->external_ids, MIGRATION_KEY_SRC);
+    const char *dst = smap_get(&lsp->external_ids, MIGRATION_KEY_DST);
+
+    if (!vmim) {
+        return MIGRATION_NONE;
+    }
+    bool failed = phase && !strcmp(phase, "Failed");
+    bool succeeded = phase && !strcmp(phase, "Succeeded");
+    if (ms_uid && !strcmp(ms_uid, uid)) {
+        /* The VMI's migrationState is the truth. */
+        failed = failed || json_true(kube_get(ms, "failed", NULL));
+        succeeded = (succeeded || json_true(kube_get(ms, "completed", NULL)))
+                    && !failed;
+    } else if (succeeded) {
+        ds_put_format(why, "VMIM %s/%s Succeeded, but VMI %s has no "
+                      "migrationState for it", ns, kube_get_str(
+                          vmim, "metadata", "name", NULL),
+                      vmi_name ? vmi_name : "?");
+        return MIGRATION_NONE;
+    }
+    if (succeeded) {
+        const char *target = kube_get_str(ms, "targetNode", NULL);
+        const char *source = kube_get_str(ms, "sourceNode", NULL);
+        if (!node_is_chassis(ctx, target, dst)
+            || (source && !node_is_chassis(ctx, source, src))) {
+            ds_put_format(why, "migration %s went %s -> %s, but the port "
+                          "moves %s -> %s", uid, source ? source : "?",
+                          target ? target : "?", src, dst);
+            return MIGRATION_NONE;
+        }
+        ds_put_format(why, "kubevirt: migration %s succeeded (%s -> %s)",
+                      uid, source ? source : "?", target);
+        return MIGRATION_COMPLETED;
+    }
+    if (failed) {
+        ds_put_format(why, "kubevirt: migration %s failed", uid);
+        return MIGRATION_ROLLED_BACK;
+    }
+    return MIGRATION_NONE;
+}
+
+static void
+decide(struct kube_sync *ks, const struct attach_ctx *ctx)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
+
+    if (!kube_watch_is_live(ks->vmims) || !kube_watch_is_live(ks->vmis)) {
+        /* Nothing is decided on a cache that may be stale. */
+        return;
+    }
+    const struct nbrec_logical_switch_port *lsp;
+    NBREC_LOGICAL_SWITCH_PORT_FOR_EACH (lsp, ctx->nb_idl) {
+        if (!migration_in_progress(lsp)) {
+            continue;
+        }
+        const char *dst = smap_get(&lsp->external_ids, MIGRATION_KEY_DST);
+        if (!dst || strcmp(dst, ctx->chassis)
+            || migration_busy(ctx->migration, lsp->name)) {
+            continue;
+        }
+        const char *uid = lsp_migration_uid(ks, lsp);
+        if (!uid) {
+            continue;           /* Not a KubeVirt migration. */
+        }
+        struct ds why = DS_EMPTY_INITIALIZER;
+        enum migration_state to = verdict(ks, ctx, lsp, uid, &why);
+        if (to == MIGRATION_NONE) {
+            if (why.length) {
+                VLOG_WARN_RL(&rl, "%s: %s: waiting", lsp->name,
+                             ds_cstr(&why));
+            }
+            ds_destroy(&why);
+            continue;
+        }
+        char *error;
+        VLOG_INFO("%s: %s", lsp->name, ds_cstr(&why));
+        if (migration_request(ctx->migration, ctx, lsp->name, to,
+                              to == MIGRATION_ROLLED_BACK
+                              ? ds_cstr(&why) : "kubevirt", NULL, &error)) {
+            VLOG_WARN_RL(&rl, "%s: %s", lsp->name, error);
+            free(error);
+        } else {
+            if (to == MIGRATION_COMPLETED) {
+                ks->n_completed++;
+            } else {
+                ks->n_rolled_back++;
+            }
+            free(ks->last_decision);
+            ks->last_decision = xasprintf("%s: %s", lsp->name,
+                                          ds_cstr(&why));
+        }
+        ds_destroy(&why);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Events.                                                             */
+/* ------------------------------------------------------------------ */
+
+static void
+post_done(int status, const char *body OVS_UNUSED, size_t len OVS_UNUSED,
+          const char *error, void *p_)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
+    struct kube_post *p = p_;
+
+    p->req = NULL;
+    if (error || status < 200 || status >= 300) {
+        p->ks->n_event_errors++;
+        VLOG_WARN_RL(&rl, "posting Event %s failed: %s", p->what,
+                     error ? error : "HTTP error");
+        if (!error) {
+            VLOG_WARN_RL(&rl, "... HTTP %d", status);
+        }
+    } else {
+        p->ks->n_events++;
+    }
+    post_destroy(p);
+}
+
+static void
+format_rfc3339(char buf[32], long long int ms)
+{
+    time_t t = ms / 1000;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+post_event(struct kube_sync *ks, const char *pod_key, const char *reason,
+           const char *type, const char *message)
+{
+    const char *slash = strchr(pod_key, '/');
+    if (!slash) {
+        return;
+    }
+    if (ks->n_posts >= KUBE_MAX_EVENTS_IN_FLIGHT) {
+        ks->n_events_dropped++;
+        return;
+    }
+    char *ns = xmemdup0(pod_key, slash - pod_key);
+    const char *name = slash + 1;
+    const cJSON *pod = kube_watch_get(ks->pods, ns, name);
+    const char *uid = kube_get_str(pod, "metadata", "uid", NULL);
+    char now[32];
+    format_rfc3339(now, time_wall_msec());
+
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "apiVersion", "v1");
+    cJSON_AddStringToObject(ev, "kind", "Event");
+    cJSON *md = cJSON_AddObjectToObject(ev, "metadata");
+    char *ev_name = xasprintf("%s.%llx%08"PRIx32, name,
+                              (unsigned long long) time_wall_msec(),
+                              random_uint32());
+    cJSON_AddStringToObject(md, "name", ev_name);
+    cJSON_AddStringToObject(md, "namespace", ns);
+    cJSON *obj = cJSON_AddObjectToObject(ev, "involvedObject");
+    cJSON_AddStringToObject(obj, "apiVersion", "v1");
+    cJSON_AddStringToObject(obj, "kind", "Pod");
+    cJSON_AddStringToObject(obj, "namespace", ns);
+    cJSON_AddStringToObject(obj, "name", name);
+    if (uid) {
+        cJSON_AddStringToObject(obj, "uid", uid);
+    }
+    cJSON_AddStringToObject(ev, "reason", reason);
+    cJSON_AddStringToObject(ev, "message", message);
+    cJSON_AddStringToObject(ev, "type", type);
+    cJSON *src = cJSON_AddObjectToObject(ev, "source");
+    cJSON_AddStringToObject(src, "component", "ovn-controller-ext");
+    cJSON_AddStringToObject(src, "host", ks->node);
+    cJSON_AddStringToObject(ev, "reportingComponent", "ovn-lm");
+    cJSON_AddStringToObject(ev, "reportingInstance", ks->node);
+    cJSON_AddStringToObject(ev, "firstTimestamp", now);
+    cJSON_AddStringToObject(ev, "lastTimestamp", now);
+    cJSON_AddNumberToObject(ev, "count", 1);
+    char *body = cJSON_PrintUnformatted(ev);
+    cJSON_Delete(ev);
+
+    char *e_ns = kube_escape(ns);
+    char *path = xasprintf("/api/v1/namespaces/%s/events", e_ns);
+    struct kube_post *p = xzalloc(sizeof *p);
+    p->ks = ks;
+    p->what = xasprintf("%s for pod %s", reason, pod_key);
+    ovs_list_push_back(&ks->posts, &p->node);
+    ks->n_posts++;
+    p->req = kube_client_request(ks->client, "POST", path,
+                                 "application/json", body, 10, NULL,
+                                 post_done, p);
+    VLOG_INFO("Event %s on pod %s: %s", reason, pod_key, message);
+    free(path);
+    free(e_ns);
+    free(body);
+    free(ev_name);
+    free(ns);
+}
+
+static long long int
+time_key(const struct nbrec_logical_switch_port *lsp, const char *key)
+{
+    const char *s = smap_get(&lsp->external_ids, key);
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+/* Posts the Events for the steps of 'lsp''s migration that were not
+ * posted yet; 'step' is how far the last report went. */
+static void
+report(struct kube_sync *ks, const struct nbrec_logical_switch_port *lsp,
+       enum migration_state from, enum migration_state to)
+{
+    const struct smap *ids = &lsp->external_ids;
+    const char *pod = smap_get(ids, MIGRATION_KEY_DST_POD);
+    const char *src = smap_get_def(ids, MIGRATION_KEY_SRC, "?");
+    const char *dst = smap_get_def(ids, MIGRATION_KEY_DST, "?");
+    long long int t_add = time_key(lsp, MIGRATION_KEY_T_ADD);
+    long long int t_dup = time_key(lsp, MIGRATION_KEY_T_DUP);
+    long long int t_act = time_key(lsp, MIGRATION_KEY_T_ACT);
+    long long int t_end = time_key(lsp, MIGRATION_KEY_T_END);
+    char *msg;
+
+    if (!pod || !t_add) {
+        return;
+    }
+    if (from < MIGRATION_PREPARED && to >= MIGRATION_PREPARED && t_dup) {
+        msg = xasprintf("Port %s: traffic duplicated to %s (target, blocked "
+                        "until the workload's RARP) and %s; prepared "
+                        "%lld ms after the target's CNI ADD", lsp->name,
+                        dst, src, t_dup - t_add);
+        post_event(ks, pod, "MigrationPrepared", "Normal", msg);
+        free(msg);
+    }
+    if (from < MIGRATION_ACTIVATED && to >= MIGRATION_ACTIVATED
+        && to != MIGRATION_ROLLED_BACK && t_act) {
+        msg = xasprintf("Port %s: activated on %s by the workload's RARP "
+                        "%lld ms after the target's CNI ADD", lsp->name, dst,
+                        t_act - t_add);
+        post_event(ks, pod, "MigrationActivated", "Normal", msg);
+        free(msg);
+    }
+    if (to == MIGRATION_COMPLETED && t_end) {
+        msg = xasprintf("Port %s moved %s -> %s in %lld ms: prepare %lld ms, "
+                        "activation %lld ms, completion %lld ms", lsp->name,
+                        src, dst, t_end - t_add,
+                        (t_dup ? t_dup : t_add) - t_add,
+                        t_act ? t_act - (t_dup ? t_dup : t_add) : 0,
+                        t_act ? t_end - t_act : 0);
+        post_event(ks, pod, "MigrationCompleted", "Normal", msg);
+        free(msg);
+    } else if (to == MIGRATION_ROLLED_BACK && t_end) {
+        msg = xasprintf("Port %s stays on %s: rolled back after %lld ms "
+                        "(%s)", lsp->name, src, t_end - t_add,
+                        smap_get_def(ids, MIGRATION_KEY_ROLLBACK_REASON,
+                                     "?"));
+        post_event(ks, pod, "MigrationRolledBack", "Warning", msg);
+        free(msg);
+    }
+}
+
+static void
+scan_reports(struct kube_sync *ks, const struct attach_ctx *ctx)
+{
+    const struct nbrec_logical_switch_port *lsp;
+    struct shash seen = SHASH_INITIALIZER(&seen);
+
+    NBREC_LOGICAL_SWITCH_PORT_FOR_EACH (lsp, ctx->nb_idl) {
+        const struct smap *ids = &lsp->external_ids;
+        const char *dst = smap_get(ids, MIGRATION_KEY_DST);
+        enum migration_state state = migration_get_state(lsp);
+        if (state == MIGRATION_NONE || !dst || strcmp(dst, ctx->chassis)) {
+            continue;
+        }
+        if (state == MIGRATION_PREPARED
+            && !smap_get(ids, MIGRATION_KEY_T_DUP)) {
+            continue;           /* Not duplicating yet. */
+        }
+        const char *count = smap_get_def(ids, MIGRATION_KEY_COUNT, "0");
+        char *now = xasprintf("%s:%d", count, state);
+        char *before = shash_find_data(&ks->reported, lsp->name);
+        shash_add_once(&seen, lsp->name, NULL);
+        if (before && !strcmp(before, now)) {
+            free(now);
+            continue;
+        }
+        enum migration_state from = MIGRATION_NONE;
+        if (before) {
+            const char *colon = strchr(before, ':');
+            if (colon && !strncmp(before, count, colon - before)
+                && strlen(count) == (size_t) (colon - before)) {
+                from = atoi(colon + 1);
+            }
+        }
+        if (ks->seeded) {
+            report(ks, lsp, from, state);
+        }
+        free(shash_replace_nocopy(&ks->reported, xstrdup(lsp->name), now));
+    }
+    /* Forget ports that are gone. */
+    struct shash_node *node;
+    SHASH_FOR_EACH_SAFE (node, &ks->reported) {
+        if (!shash_find(&seen, node->name)) {
+            free(node->data);
+            shash_delete(&ks->reported, node);
+        }
+    }
+    shash_destroy(&seen);
+    /* What was there when the daemon started was reported by the daemon
+     * before it. */
+    ks->seeded = true;
+}
+
+/* ------------------------------------------------------------------ */
+
+void
+kube_sync_run(struct kube_sync *ks, const struct attach_ctx *ctx)
+{
+    kube_client_run(ks->client);
+    kube_watch_run(ks->pods);
+    kube_watch_run(ks->vmis);
+    kube_watch_run(ks->vmims);
+
+    struct shash_node *node;
+    SHASH_FOR_EACH_SAFE (node, &ks->fetches) {
+        struct kube_fetch *f = node->data;
+        if (!f->req && time_msec() - f->done_at >= KUBE_FETCH_KEEP_MS) {
+            fetch_destroy(f);
+            shash_delete(&ks->fetches, node);
+        }
+    }
+
+    if (!ctx->chassis || !ctx->nb_idl || !ctx->sb_idl
+        || !ovsdb_idl_is_connected(ctx->nb_idl)
+        || !ovsdb_idl_has_ever_connected(ctx->nb_idl)) {
+        return;
+    }
+    unsigned int seqnos[3] = {
+        kube_watch_seqno(ks->pods), kube_watch_seqno(ks->vmis),
+        kube_watch_seqno(ks->vmims),
+    };
+    unsigned int nb_seqno = ovsdb_idl_get_seqno(ctx->nb_idl);
+    if (!memcmp(seqnos, ks->seqnos, sizeof seqnos)
+        && nb_seqno == ks->nb_seqno && time_msec() < ks->next_scan) {
+        return;
+    }
+    memcpy(ks->seqnos, seqnos, sizeof seqnos);
+    ks->nb_seqno = nb_seqno;
+    /* Also now and then: a transition refused as busy is tried again. */
+    ks->next_scan = time_msec() + 1000;
+
+    decide(ks, ctx);
+    scan_reports(ks, ctx);
+}
+
+void
+kube_sync_wait(struct kube_sync *ks, const struct attach_ctx *ctx)
+{
+    kube_client_wait(ks->client);
+    kube_watch_wait(ks->pods);
+    kube_watch_wait(ks->vmis);
+    kube_watch_wait(ks->vmims);
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &ks->fetches) {
+        struct kube_fetch *f = node->data;
+        if (!f->req) {
+            poll_timer_wait_until(f->done_at + KUBE_FETCH_KEEP_MS);
+        }
+    }
+    if (ctx->nb_idl && ovsdb_idl_is_connected(ctx->nb_idl)
+        && ctx->chassis && ctx->sb_idl) {
+        poll_timer_wait_until(ks->next_scan);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+
+void
+kube_sync_format_status(const struct kube_sync *ks, struct ds *s)
+{
+    ds_put_format(s, "server: %s\nnode: %s\n",
+                  kube_client_server(ks->client), ks->node);
+    kube_watch_format(ks->pods, s);
+    ds_put_char(s, '\n');
+    kube_watch_format(ks->vmis, s);
+    ds_put_char(s, '\n');
+    kube_watch_format(ks->vmims, s);
+    ds_put_char(s, '\n');
+    ds_put_format(s, "pod GETs: %u (%zu kept)\n", ks->n_fetches,
+                  shash_count(&ks->fetches));
+    ds_put_format(s, "migrations completed: %u, rolled back: %u\n",
+                  ks->n_completed, ks->n_rolled_back);
+    if (ks->last_decision) {
+        ds_put_format(s, "last decision: %s\n", ks->last_decision);
+    }
+    ds_put_format(s, "events posted: %u, failed: %u, dropped: %u, "
+                  "in flight: %zu\n", ks->n_events, ks->n_event_errors,
+                  ks->n_events_dropped, ks->n_posts);
+}
+
+/* One line per VirtualMachineInstanceMigration in the cache: its phase,
+ * its VMI's migrationState and the logical port it maps to. */
+void
+kube_sync_format_migrations(const struct kube_sync *ks,
+                            const struct attach_ctx *ctx, struct ds *s)
+{
+    const struct shash_node **nodes = shash_sort(kube_watch_objects(
+                                                     ks->vmims));
+    size_t n = shash_count(kube_watch_objects(ks->vmims));
+
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *vmim = nodes[i]->data;
+        const char *ns = kube_get_str(vmim, "metadata", "namespace", NULL);
+        const char *uid = kube_get_str(vmim, "metadata", "uid", NULL);
+        const char *vmi_name = kube_get_str(vmim, "spec", "vmiName", NULL);
+        const char *phase = kube_get_str(vmim, "status", "phase", NULL);
+        const cJSON *vmi = (ns && vmi_name
+                            ? kube_watch_get(ks->vmis, ns, vmi_name) : NULL);
+        const cJSON *ms = kube_get(vmi, "status", "migrationState", NULL);
+        const char *ms_uid = kube_get_str(ms, "migrationUid", NULL);
+
+        ds_put_format(s, "%s uid=%s vmi=%s phase=%s", nodes[i]->name,
+                      uid ? uid : "?", vmi_name ? vmi_name : "?",
+                      phase ? phase : "-");
+        if (ms) {
+            ds_put_format(s, " migrationState=%s:%s->%s%s%s",
+                          ms_uid && uid && !strcmp(ms_uid, uid)
+                          ? "this" : "other",
+                          kube_get_str(ms, "sourceNode", NULL)
+                          ? kube_get_str(ms, "sourceNode", NULL) : "?",
+                          kube_get_str(ms, "targetNode", NULL)
+                          ? kube_get_str(ms, "targetNode", NULL) : "?",
+                          json_true(kube_get(ms, "completed", NULL))
+                          ? " completed" : "",
+                          json_true(kube_get(ms, "failed", NULL))
+                          ? " failed" : "");
+        }
+        if (ctx && ctx->nb_idl && uid) {
+            const struct nbrec_logical_switch_port *lsp;
+            NBREC_LOGICAL_SWITCH_PORT_FOR_EACH (lsp, ctx->nb_idl) {
+                const char *u = smap_get(&lsp->external_ids,
+                                         MIGRATION_KEY_UID);
+                if (u && !strcmp(u, uid)) {
+                    ds_put_format(s, " port=%s state=%s", lsp->name,
+                                  smap_get_def(&lsp->external_ids,
+                                               MIGRATION_KEY_STATE, "none"));
+                    break;
+                }
+            }
+        }
+        ds_put_char(s, '\n');
+    }
+    free(nodes);
+}

@@ -1,0 +1,51 @@
+/*
+ * kube-sync: what the daemon takes from, and tells, the Kubernetes API.
+ *
+ *   - Watches (kube-watch.h) of the pods on this node (fieldSelector
+ *     spec.nodeName), of KubeVirt's VirtualMachineInstances and of its
+ *     VirtualMachineInstanceMigrations.
+ *   - Pod metadata for the CNI path: annotations the runtime did not pass
+ *     and labels, from the pod cache, else with one GET.
+ *   - KubeVirt's verdict on a migration whose target is this chassis: the
+ *     VMIM's phase Succeeded completes it, Failed rolls it back, checked
+ *     against vmi.status.migrationState (same migrationUid, same target
+ *     node).  Absent or stale information never ends a migration.
+ *   - Kubernetes Events on the target pod for each step (prepared,
+ *     activated, completed, rolled back) with the measured durations.
+ */
+#ifndef KUBE_SYNC_H
+#define KUBE_SYNC_H 1
+
+#include <stdbool.h>
+#include "compiler.h"
+
+struct attach_ctx;
+struct cni_request;
+struct ds;
+struct kube_sync;
+
+struct kube_sync_options {
+    const char *kubeconfig;     /* A kubeconfig file, or NULL. */
+    const char *sa_dir;         /* In-cluster: service account dir. */
+    const char *node_name;      /* This node, as Kubernetes calls it. */
+    const char *user_agent;
+};
+
+char *kube_sync_create(const struct kube_sync_options *, struct kube_sync **)
+    OVS_WARN_UNUSED_RESULT;
+void kube_sync_destroy(struct kube_sync *);
+void kube_sync_run(struct kube_sync *, const struct attach_ctx *);
+void kube_sync_wait(struct kube_sync *, const struct attach_ctx *);
+
+/* Fills in 'req''s pod annotations (unless the runtime passed some) and
+ * labels.  Returns 0 when done (also when the request names no pod, or the
+ * API does not know it), EAGAIN while a GET is in flight, or another errno
+ * value with '*errorp' set. */
+int kube_sync_fill_request(struct kube_sync *, struct cni_request *,
+                           char **errorp);
+
+void kube_sync_format_status(const struct kube_sync *, struct ds *);
+void kube_sync_format_migrations(const struct kube_sync *,
+                                 const struct attach_ctx *, struct ds *);
+
+#endif /* kube-sync.h */

@@ -1,0 +1,633 @@
+/*
+ * A list+watch cache of one kind of Kubernetes object (see kube-watch.h).
+ */
+#include <config.h>
+#include "kube-watch.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube-client.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "random.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(kube_watch);
+
+#define KUBE_WATCH_PAGE 500
+#define KUBE_WATCH_BACKOFF_MIN_MS 1000
+#define KUBE_WATCH_BACKOFF_MAX_MS 30000
+/* A watch asks the server to end it after 5 to 10 minutes, as client-go
+ * does, so that connections are renewed. */
+#define KUBE_WATCH_TIMEOUT_S 300
+/* A watch line longer than this is garbage. */
+#define KUBE_WATCH_MAX_LINE (16 * 1024 * 1024)
+
+enum kube_watch_state {
+    KW_IDLE,                    /* Waiting for 'next_attempt'. */
+    KW_LISTING,
+    KW_WATCHING,
+};
+
+struct kube_watch {
+    struct kube_client *client;
+    char *name;                 /* For logs: "pods". */
+    char *path;                 /* "/api/v1/pods". */
+    char *selector;             /* Query parameters, or NULL. */
+
+    enum kube_watch_state state;
+    struct kube_request *req;
+    long long int next_attempt;
+    int backoff_ms;
+    bool need_list;             /* Next attempt lists (else watches). */
+    bool relist;                /* The watch saw 410: list at once. */
+
+    struct shash objects;       /* key -> cJSON *. */
+    struct shash listing;       /* A LIST in progress, page by page. */
+    char *rv;                   /* Where the cache is; NULL: none yet. */
+    char *cont;                 /* LIST continue token. */
+    struct ds partial;          /* Watch bytes after the last newline. */
+    bool synced;
+    bool live;                  /* Watch connected and answering. */
+    unsigned int seqno;
+
+    /* Statistics. */
+    unsigned int n_lists, n_watches, n_events, n_relists, n_errors;
+    char *last_error;
+    long long int live_since;
+};
+
+static void start_list(struct kube_watch *);
+static void start_watch(struct kube_watch *);
+
+/* ------------------------------------------------------------------ */
+/* Parsing.                                                            */
+/* ------------------------------------------------------------------ */
+
+static const cJSON *
+kube_vget(const cJSON *j, va_list args)
+{
+    const char *key;
+    while (j && (key = va_arg(args, const char *))) {
+        j = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, key)
+                              : NULL;
+    }
+    return j;
+}
+
+/* kube_get(obj, "metadata", "labels", "app", NULL): the member at that
+ * path, or NULL. */
+const cJSON *
+kube_get(const cJSON *j, ...)
+{
+    va_list args;
+    va_start(args, j);
+    j = kube_vget(j, args);
+    va_end(args);
+    return j;
+}
+
+/* As kube_get() for a string member; NULL if absent or not a string. */
+const char *
+kube_get_str(const cJSON *j, ...)
+{
+    va_list args;
+    va_start(args, j);
+    j = kube_vget(j, args);
+    va_end(args);
+    return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+char *
+kube_object_key(const cJSON *object)
+{
+    const char *name = kube_get_str(object, "metadata", "name", NULL);
+    const char *ns = kube_get_str(object, "metadata", "namespace", NULL);
+    if (!name || !name[0]) {
+        return NULL;
+    }
+    return ns && ns[0] ? xasprintf("%s/%s", ns, name) : xstrdup(name);
+}
+
+/* What the cache keeps of an object: all but the field managers, which
+ * are often most of it. */
+static void
+trim(cJSON *object)
+{
+    cJSON *md = cJSON_GetObjectItemCaseSensitive(object, "metadata");
+    cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+}
+
+void
+kube_event_destroy(struct kube_event *e)
+{
+    if (e) {
+        cJSON_Delete(e->object);
+        free(e->key);
+        free(e->resource_version);
+        free(e->message);
+        memset(e, 0, sizeof *e);
+    }
+}
+
+/* Parses one line of a watch stream. */
+char *
+kube_event_parse(const char *line, size_t len, struct kube_event *e)
+{
+    static const char *const types[] = {
+        [KUBE_EVENT_ADDED] = "ADDED",
+        [KUBE_EVENT_MODIFIED] = "MODIFIED",
+        [KUBE_EVENT_DELETED] = "DELETED",
+        [KUBE_EVENT_BOOKMARK] = "BOOKMARK",
+        [KUBE_EVENT_ERROR] = "ERROR",
+    };
+    char *error = NULL;
+
+    memset(e, 0, sizeof *e);
+    cJSON *j = cJSON_ParseWithLength(line, len);
+    if (!j) {
+        return xstrdup("watch event is not JSON");
+    }
+    const char *type = kube_get_str(j, "type", NULL);
+    size_t i;
+    for (i = 0; i < ARRAY_SIZE(types); i++) {
+        if (type && !strcmp(type, types[i])) {
+            break;
+        }
+    }
+    e->object = cJSON_DetachItemFromObjectCaseSensitive(j, "object");
+    if (i == ARRAY_SIZE(types)) {
+        error = xasprintf("watch event of unknown type \"%s\"",
+                          type ? type : "(none)");
+        goto out;
+    }
+    e->type = i;
+    if (!cJSON_IsObject(e->object)) {
+        error = xasprintf("%s watch event without an object", types[i]);
+        goto out;
+    }
+    if (e->type == KUBE_EVENT_ERROR) {
+        const cJSON *code = kube_get(e->object, "code", NULL);
+        const char *msg = kube_get_str(e->object, "message", NULL);
+        e->code = cJSON_IsNumber(code) ? code->valueint : 0;
+        e->message = xstrdup(msg ? msg : "(no message)");
+        goto out;
+    }
+    const char *rv = kube_get_str(e->object, "metadata", "resourceVersion",
+                                  NULL);
+    if (!rv || !rv[0]) {
+        error = xasprintf("%s watch event without a resourceVersion",
+                          types[i]);
+        goto out;
+    }
+    e->resource_version = xstrdup(rv);
+    if (e->type != KUBE_EVENT_BOOKMARK) {
+        e->key = kube_object_key(e->object);
+        if (!e->key) {
+            error = xasprintf("%s watch event for an object without a name",
+                              types[i]);
+            goto out;
+        }
+        trim(e->object);
+    }
+
+out:
+    cJSON_Delete(j);
+    if (error) {
+        kube_event_destroy(e);
+    }
+    return error;
+}
+
+/* Parses a LIST response: adds its items to 'objects' (key -> cJSON *,
+ * replacing), and returns its resourceVersion and continue token. */
+char *
+kube_list_parse(const char *body, size_t len, struct shash *objects,
+                char **resource_version, char **cont)
+{
+    *resource_version = *cont = NULL;
+    cJSON *j = cJSON_ParseWithLength(body, len);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return xstrdup("list response is not a JSON object");
+    }
+    const char *rv = kube_get_str(j, "metadata", "resourceVersion", NULL);
+    cJSON *items = cJSON_GetObjectItemCaseSensitive(j, "items");
+    if (!rv || !rv[0] || !(cJSON_IsArray(items) || cJSON_IsNull(items))) {
+        cJSON_Delete(j);
+        return xstrdup("list response without resourceVersion or items");
+    }
+    while (cJSON_IsArray(items) && cJSON_GetArraySize(items)) {
+        cJSON *item = cJSON_DetachItemFromArray(items, 0);
+        char *key = kube_object_key(item);
+        if (!key || !cJSON_IsObject(item)) {
+            free(key);
+            cJSON_Delete(item);
+            continue;
+        }
+        trim(item);
+        cJSON_Delete(shash_replace_nocopy(objects, key, item));
+    }
+    *resource_version = xstrdup(rv);
+    const char *c = kube_get_str(j, "metadata", "continue", NULL);
+    *cont = c && c[0] ? xstrdup(c) : NULL;
+    cJSON_Delete(j);
+    return NULL;
+}
+
+static void
+clear_objects(struct shash *objects)
+{
+    struct shash_node *node;
+    SHASH_FOR_EACH_SAFE (node, objects) {
+        cJSON_Delete(node->data);
+        shash_delete(objects, node);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The state machine.                                                  */
+/* ------------------------------------------------------------------ */
+
+struct kube_watch *
+kube_watch_create(struct kube_client *client, const char *name,
+                  const char *path, const char *selector)
+{
+    struct kube_watch *w = xzalloc(sizeof *w);
+    w->client = client;
+    w->name = xstrdup(name);
+    w->path = xstrdup(path);
+    w->selector = nullable_xstrdup(selector);
+    w->state = KW_IDLE;
+    w->need_list = true;
+    w->next_attempt = 0;
+    shash_init(&w->objects);
+    shash_init(&w->listing);
+    ds_init(&w->partial);
+    return w;
+}
+
+void
+kube_watch_destroy(struct kube_watch *w)
+{
+    if (!w) {
+        return;
+    }
+    kube_request_cancel(w->req);
+    clear_objects(&w->objects);
+    shash_destroy(&w->objects);
+    clear_objects(&w->listing);
+    shash_destroy(&w->listing);
+    ds_destroy(&w->partial);
+    free(w->name);
+    free(w->path);
+    free(w->selector);
+    free(w->rv);
+    free(w->cont);
+    free(w->last_error);
+    free(w);
+}
+
+static void
+set_error(struct kube_watch *w, char *error)
+{
+    w->n_errors++;
+    free(w->last_error);
+    w->last_error = error;
+}
+
+/* Something failed: try again after a growing, jittered delay. */
+static void
+back_off(struct kube_watch *w, char *error)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
+
+    w->backoff_ms = (w->backoff_ms
+                     ? MIN(w->backoff_ms * 2, KUBE_WATCH_BACKOFF_MAX_MS)
+                     : KUBE_WATCH_BACKOFF_MIN_MS);
+    int delay = w->backoff_ms / 2 + random_range(w->backoff_ms / 2 + 1);
+    VLOG_WARN_RL(&rl, "%s: %s; retrying in %d ms", w->name, error, delay);
+    set_error(w, error);
+    w->req = NULL;
+    w->state = KW_IDLE;
+    w->live = false;
+    w->next_attempt = time_msec() + delay;
+    w->need_list = w->need_list || !w->synced;
+}
+
+/* The error in a Status response 'body', for logs. */
+static char *
+status_error(const char *what, int status, const char *body,
+             const char *error)
+{
+    if (error) {
+        return xasprintf("%s failed: %s", what, error);
+    }
+    cJSON *j = cJSON_Parse(body);
+    const char *msg = kube_get_str(j, "message", NULL);
+    char *s = xasprintf("%s failed: HTTP %d%s%s", what, status,
+                        msg ? ": " : "", msg ? msg : "");
+    cJSON_Delete(j);
+    return s;
+}
+
+static char *
+make_path(const struct kube_watch *w, bool watch)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&s, "%s?", w->path);
+    if (w->selector) {
+        ds_put_format(&s, "%s&", w->selector);
+    }
+    if (watch) {
+        ds_put_format(&s, "watch=1&allowWatchBookmarks=true&"
+                      "resourceVersion=%s&timeoutSeconds=%d", w->rv,
+                      KUBE_WATCH_TIMEOUT_S
+                      + (int) random_range(KUBE_WATCH_TIMEOUT_S));
+    } else {
+        ds_put_format(&s, "limit=%d", KUBE_WATCH_PAGE);
+        if (w->cont) {
+            char *c = kube_escape(w->cont);
+            ds_put_format(&s, "&continue=%s", c);
+            free(c);
+        }
+    }
+    return ds_steal_cstr(&s);
+}
+
+static void
+list_done(int status, const char *body, size_t len, const char *error,
+          void *w_)
+{
+    struct kube_watch *w = w_;
+    char *rv, *cont;
+
+    w->req = NULL;
+    if (error || status != 200) {
+        if (status == 410 && w->cont) {
+            /* The continue token expired: from the start. */
+            free(w->cont);
+            w->cont = NULL;
+            clear_objects(&w->listing);
+        }
+        back_off(w, status_error("list", status, body, error));
+        return;
+    }
+    char *perr = kube_list_parse(body, len, &w->listing, &rv, &cont);
+    if (perr) {
+        clear_objects(&w->listing);
+        free(w->cont);
+        w->cont = NULL;
+        back_off(w, perr);
+        return;
+    }
+    free(w->cont);
+    w->cont = cont;
+    if (cont) {
+        free(rv);
+        start_list(w);          /* Next page. */
+        return;
+    }
+
+    /* The whole list: it replaces the cache. */
+    clear_objects(&w->objects);
+    shash_swap(&w->objects, &w->listing);
+    free(w->rv);
+    w->rv = rv;
+    w->n_lists++;
+    w->synced = true;
+    w->need_list = false;
+    w->seqno++;
+    VLOG_INFO("%s: listed %zu at resourceVersion %s", w->name,
+              shash_count(&w->objects), w->rv);
+    start_watch(w);
+}
+
+static void
+start_list(struct kube_watch *w)
+{
+    char *path = make_path(w, false);
+    w->state = KW_LISTING;
+    w->req = kube_client_request(w->client, "GET", path, NULL, NULL, 60,
+                                 NULL, list_done, w);
+    free(path);
+}
+
+static void
+apply_event(struct kube_watch *w, struct kube_event *e)
+{
+    free(w->rv);
+    w->rv = e->resource_version;
+    e->resource_version = NULL;
+    w->n_events++;
+    if (!w->live) {
+        w->live = true;
+        w->live_since = time_msec();
+    }
+    w->backoff_ms = 0;
+
+    switch (e->type) {
+    case KUBE_EVENT_ADDED:
+    case KUBE_EVENT_MODIFIED:
+        cJSON_Delete(shash_replace(&w->objects, e->key, e->object));
+        e->object = NULL;
+        w->seqno++;
+        break;
+    case KUBE_EVENT_DELETED:
+        cJSON_Delete(shash_find_and_delete(&w->objects, e->key));
+        w->seqno++;
+        break;
+    case KUBE_EVENT_BOOKMARK:
+    case KUBE_EVENT_ERROR:
+    default:
+        break;
+    }
+}
+
+static bool
+watch_data(const char *data, size_t n, void *w_)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
+    struct kube_watch *w = w_;
+
+    if (!w->live) {
+        /* Headers and the first bytes: the watch is up. */
+        w->live = true;
+        w->live_since = time_msec();
+        w->seqno++;
+    }
+    ds_put_buffer(&w->partial, data, n);
+    size_t start = 0;
+    for (;;) {
+        const char *nl = memchr(w->partial.string + start, '\n',
+                                w->partial.length - start);
+        if (!nl) {
+            break;
+        }
+        size_t len = nl - (w->partial.string + start);
+        const char *line = w->partial.string + start;
+        start += len + 1;
+        if (!len) {
+            continue;
+        }
+        struct kube_event e;
+        char *error = kube_event_parse(line, len, &e);
+        if (error) {
+            VLOG_WARN_RL(&rl, "%s: %s", w->name, error);
+            set_error(w, error);
+            continue;
+        }
+        if (e.type == KUBE_EVENT_ERROR) {
+            bool gone = e.code == 410;
+            set_error(w, xasprintf("watch ERROR %d: %s", e.code, e.message));
+            VLOG_INFO("%s: watch ended by the server: %d %s", w->name,
+                      e.code, e.message);
+            kube_event_destroy(&e);
+            w->relist = gone;
+            ds_clear(&w->partial);
+            return false;
+        }
+        apply_event(w, &e);
+        kube_event_destroy(&e);
+    }
+    if (start) {
+        memmove(w->partial.string, w->partial.string + start,
+                w->partial.length - start);
+        w->partial.length -= start;
+    }
+    if (w->partial.length > KUBE_WATCH_MAX_LINE) {
+        set_error(w, xstrdup("watch event too long"));
+        ds_clear(&w->partial);
+        return false;
+    }
+    return true;
+}
+
+static void
+watch_done(int status, const char *body, size_t len OVS_UNUSED,
+           const char *error, void *w_)
+{
+    struct kube_watch *w = w_;
+
+    w->req = NULL;
+    ds_clear(&w->partial);
+    if (w->relist || status == 410) {
+        /* Our resourceVersion is too old: start over. */
+        w->relist = false;
+        w->n_relists++;
+        w->live = false;
+        w->need_list = true;
+        w->seqno++;
+        VLOG_INFO("%s: resourceVersion %s is gone: listing again", w->name,
+                  w->rv);
+        start_list(w);
+    } else if (!error && status == 200) {
+        /* The server ended the watch (timeoutSeconds): carry on. */
+        start_watch(w);
+    } else {
+        w->seqno++;
+        back_off(w, status_error("watch", status, body, error));
+    }
+}
+
+static void
+start_watch(struct kube_watch *w)
+{
+    char *path = make_path(w, true);
+    w->state = KW_WATCHING;
+    w->n_watches++;
+    w->req = kube_client_request(w->client, "GET", path, NULL, NULL,
+                                 2 * KUBE_WATCH_TIMEOUT_S + 60,
+                                 watch_data, watch_done, w);
+    free(path);
+}
+
+void
+kube_watch_run(struct kube_watch *w)
+{
+    if (w->state == KW_IDLE && time_msec() >= w->next_attempt) {
+        if (w->need_list || !w->rv) {
+            start_list(w);
+        } else {
+            start_watch(w);
+        }
+    }
+}
+
+void
+kube_watch_wait(struct kube_watch *w)
+{
+    if (w->state == KW_IDLE) {
+        poll_timer_wait_until(w->next_attempt);
+    }
+}
+
+bool
+kube_watch_has_synced(const struct kube_watch *w)
+{
+    return w->synced;
+}
+
+bool
+kube_watch_is_live(const struct kube_watch *w)
+{
+    /* A watch that is (re)connecting counts: the list or the last event
+     * was recent, and a watch that fails to connect backs off at once. */
+    return w->synced && w->state == KW_WATCHING;
+}
+
+unsigned int
+kube_watch_seqno(const struct kube_watch *w)
+{
+    return w->seqno;
+}
+
+const cJSON *
+kube_watch_get(const struct kube_watch *w, const char *ns, const char *name)
+{
+    char *key = ns && ns[0] ? xasprintf("%s/%s", ns, name) : xstrdup(name);
+    const cJSON *o = shash_find_data(&w->objects, key);
+    free(key);
+    return o;
+}
+
+const struct shash *
+kube_watch_objects(const struct kube_watch *w)
+{
+    return &w->objects;
+}
+
+void
+kube_watch_format(const struct kube_watch *w, struct ds *s)
+{
+    static const char *const states[] = {
+        [KW_IDLE] = "backing off", [KW_LISTING] = "listing",
+        [KW_WATCHING] = "watching",
+    };
+    const char *state = states[w->state];
+    if (w->state == KW_WATCHING && !w->live) {
+        state = "connecting";
+    } else if (w->state == KW_IDLE && !w->n_errors) {
+        state = "starting";
+    }
+    ds_put_format(s, "%s: %s, %s, %zu objects, resourceVersion %s, "
+                  "lists %u, watches %u, events %u, relists %u, errors %u",
+                  w->name, state, w->synced ? "synced" : "not synced",
+                  shash_count(&w->objects), w->rv ? w->rv : "-",
+                  w->n_lists, w->n_watches, w->n_events, w->n_relists,
+                  w->n_errors);
+    if (w->last_error) {
+        ds_put_format(s, ", last error: %s", w->last_error);
+    }
+    if (w->live) {
+        ds_put_format(s, ", live for %lld s",
+                      (time_msec() - w->live_since) / 1000);
+    }
+}
