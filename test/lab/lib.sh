@@ -380,7 +380,11 @@ lab_daemon_start() {
             "(pid $(lab_pidfile_pid "$pidfile"))"
         return
     fi
+    # In LAB_DAEMON_ARGS, {n} is the chassis number and {node} its
+    # hostname (a Kubernetes node name).
     read -r -a extra <<<"${LAB_DAEMON_ARGS:-}"
+    extra=("${extra[@]//\{n\}/$n}")
+    extra=("${extra[@]//\{node\}/$(lab_chassis_hostname "$n")}")
     lab_exec_chassis "$n" "$LAB_DAEMON" \
         --ovs-db="unix:$d/db.sock" \
         --ovn-nb-db="$nb" \
