@@ -230,6 +230,12 @@ kube_sync_fill_request(struct kube_sync *ks, struct cni_request *req,
     const cJSON *pod = kube_watch_get(ks->pods, ns, name);
     char *key = xasprintf("%s/%s", ns, name);
     struct kube_fetch *f = shash_find_data(&ks->fetches, key);
+    if (!pod && !f && !smap_is_empty(&req->annotations)) {
+        /* The runtime passed the annotations and the cache has no labels:
+         * go on with what there is rather than depend on the API. */
+        free(key);
+        return 0;
+    }
     if (!pod && !f) {
         /* Not (yet) in the cache of this node's pods: ask once. */
         char *e_ns = kube_escape(ns), *e_name = kube_escape(name);

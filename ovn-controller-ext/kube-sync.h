@@ -38,9 +38,11 @@ void kube_sync_run(struct kube_sync *, const struct attach_ctx *);
 void kube_sync_wait(struct kube_sync *, const struct attach_ctx *);
 
 /* Fills in 'req''s pod annotations (unless the runtime passed some) and
- * labels.  Returns 0 when done (also when the request names no pod, or the
- * API does not know it), EAGAIN while a GET is in flight, or another errno
- * value with '*errorp' set. */
+ * labels from the pod cache.  A pod not in the cache is fetched with one
+ * GET only if the runtime passed no annotations.  Returns 0 when done
+ * (also when the request names no pod, or the API does not know it),
+ * EAGAIN while a GET is in flight, or another errno value with '*errorp'
+ * set (the API did not answer). */
 int kube_sync_fill_request(struct kube_sync *, struct cni_request *,
                            char **errorp);
 

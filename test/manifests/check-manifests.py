@@ -49,8 +49,7 @@ RBAC_RULES = {
     ("kubevirt.io", "virtualmachineinstances"): {"get", "list", "watch"},
     ("kubevirt.io", "virtualmachineinstancemigrations"):
         {"get", "list", "watch"},
-    ("", "events"): {"create", "patch"},
-    ("events.k8s.io", "events"): {"create", "patch"},
+    ("", "events"): {"create"},
 }
 KUSTOMIZATION = ["namespace.yaml", "rbac.yaml", "configmap.yaml",
                  "daemonset.yaml"]
