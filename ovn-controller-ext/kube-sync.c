@@ -671,6 +671,16 @@ scan_reports(struct kube_sync *ks, const struct attach_ctx *ctx)
 
 /* ------------------------------------------------------------------ */
 
+/* Whether kube_sync_run() looks at ports: its timer is waited on only
+ * then, or a past deadline would wake the loop forever. */
+static bool
+can_scan(const struct attach_ctx *ctx)
+{
+    return (ctx->chassis && ctx->nb_idl && ctx->sb_idl
+            && ovsdb_idl_is_connected(ctx->nb_idl)
+            && ovsdb_idl_has_ever_connected(ctx->nb_idl));
+}
+
 void
 kube_sync_run(struct kube_sync *ks, const struct attach_ctx *ctx)
 {
@@ -688,9 +698,7 @@ kube_sync_run(struct kube_sync *ks, const struct attach_ctx *ctx)
         }
     }
 
-    if (!ctx->chassis || !ctx->nb_idl || !ctx->sb_idl
-        || !ovsdb_idl_is_connected(ctx->nb_idl)
-        || !ovsdb_idl_has_ever_connected(ctx->nb_idl)) {
+    if (!can_scan(ctx)) {
         return;
     }
     unsigned int seqnos[3] = {
@@ -725,8 +733,7 @@ kube_sync_wait(struct kube_sync *ks, const struct attach_ctx *ctx)
             poll_timer_wait_until(f->done_at + KUBE_FETCH_KEEP_MS);
         }
     }
-    if (ctx->nb_idl && ovsdb_idl_is_connected(ctx->nb_idl)
-        && ctx->chassis && ctx->sb_idl) {
+    if (can_scan(ctx)) {
         poll_timer_wait_until(ks->next_scan);
     }
 }

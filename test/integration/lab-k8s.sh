@@ -247,6 +247,12 @@ k8s_stop
 sleep 2
 t_check "API server gone: the migration stays as it was" [ "$(mig_state vm1)/$(lsp_opt vm1 requested-chassis)" = "activated/$(lab_chassis_name 3),$(lab_chassis_name 2)" ]
 t_check "the daemon says the watch is backing off" kube_status_has 2 'backing off'
+pid2=$(lab_pidfile_pid "$LAB_H2_DAEMON_PIDFILE")
+t0=$(cpu_ticks "$pid2")
+sleep 1
+ticks=$(($(cpu_ticks "$pid2") - t0))
+t_check "and is idle meanwhile ($ticks of $(getconf CLK_TCK) clock ticks in 1 s)" \
+    [ "$ticks" -lt 20 ]
 t_check "the VM answers" pod_ping client "$VM1_IP"
 k8s_start && t_ok "API stand-in restarted with its state (pid $K8S_PID)" || t_fail "restart"
 t_check "watches back" lab_wait 40 "synced" kube_synced 2

@@ -45,14 +45,6 @@ plain_refused() {
 
 pid_gone() { ! lab_pid_alive "$1"; }
 
-# cpu_ticks PID: user + system time of PID so far, in clock ticks.
-cpu_ticks() {
-    local stat f
-    stat=$(cat "/proc/$1/stat") || return 1
-    read -r -a f <<<"${stat##*) }"   # f[0] is field 3, the state
-    echo $((f[11] + f[12]))         # utime, stime
-}
-
 # --- The lab's PKI and OVN's own SSL connections -----------------------------
 t_begin pki
 t_check "env describes an SSL lab" env_ok

@@ -143,6 +143,14 @@ leaks() {
     find "$LAB_DIR/cni-state" -type f 2>/dev/null | sed 's/^/record /' || :
 }
 
+# cpu_ticks PID: user + system time of PID so far, in clock ticks.
+cpu_ticks() {
+    local stat f
+    stat=$(cat "/proc/$1/stat") || return 1
+    read -r -a f <<<"${stat##*) }"   # f[0] is field 3, the state
+    echo $((f[11] + f[12]))         # utime, stime
+}
+
 # pod_ping FROM-POD IP: one-second ping from pod netns FROM-POD.
 pod_ping() {
     ip netns exec "$(lab_ns_pod "$1")" ping -c 2 -i 0.2 -W 2 -q "$2" \
