@@ -293,6 +293,21 @@ find_vmim_by_uid(const struct kube_sync *ks, const char *uid)
     return NULL;
 }
 
+/* The VMI whose status.migrationState is the migration with 'uid'. */
+static const cJSON *
+find_vmi_by_migration(const struct kube_sync *ks, const char *uid)
+{
+    const struct shash_node *node;
+    SHASH_FOR_EACH (node, kube_watch_objects(ks->vmis)) {
+        const char *u = kube_get_str(node->data, "status", "migrationState",
+                                     "migrationUid", NULL);
+        if (u && !strcmp(u, uid)) {
+            return node->data;
+        }
+    }
+    return NULL;
+}
+
 /* The migration UID of 'lsp''s migration: recorded at the target's ADD,
  * else the label of the target pod if the cache has it. */
 static const char *
@@ -356,14 +371,23 @@ verdict(const struct kube_sync *ks, const struct attach_ctx *ctx,
     const char *vmi_name = kube_get_str(vmim, "spec", "vmiName", NULL);
     const char *phase = kube_get_str(vmim, "status", "phase", NULL);
     const cJSON *vmi = (ns && vmi_name
-                        ? kube_watch_get(ks->vmis, ns, vmi_name) : NULL);
+                        ? kube_watch_get(ks->vmis, ns, vmi_name)
+                        : vmim ? NULL
+                        : find_vmi_by_migration(ks, uid));
     const cJSON *ms = kube_get(vmi, "status", "migrationState", NULL);
     const char *ms_uid = kube_get_str(ms, "migrationUid", NULL);
     const char *src = smap_get(&lsp->external_ids, MIGRATION_KEY_SRC);
     const char *dst = smap_get(&lsp->external_ids, MIGRATION_KEY_DST);
 
-    if (!vmim) {
+    if (!vmim && !vmi) {
+        /* Neither says anything (yet): the migration goes on. */
         return MIGRATION_NONE;
+    }
+    if (!vmim) {
+        /* The VMIM is gone (KubeVirt collects old ones), the VMI still
+         * tells how its migration ended. */
+        ns = kube_get_str(vmi, "metadata", "namespace", NULL);
+        vmi_name = kube_get_str(vmi, "metadata", "name", NULL);
     }
     bool failed = phase && !strcmp(phase, "Failed");
     bool succeeded = phase && !strcmp(phase, "Succeeded");
@@ -414,8 +438,13 @@ decide(struct kube_sync *ks, const struct attach_ctx *ctx)
         if (!migration_in_progress(lsp)) {
             continue;
         }
+        /* The source's daemon acts too, so that a migration whose target
+         * node died still ends when KubeVirt says so; both write the same
+         * values. */
         const char *dst = smap_get(&lsp->external_ids, MIGRATION_KEY_DST);
-        if (!dst || strcmp(dst, ctx->chassis)
+        const char *src = smap_get(&lsp->external_ids, MIGRATION_KEY_SRC);
+        if (!((dst && !strcmp(dst, ctx->chassis))
+              || (src && !strcmp(src, ctx->chassis)))
             || migration_busy(ctx->migration, lsp->name)) {
             continue;
         }

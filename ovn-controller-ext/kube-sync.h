@@ -6,10 +6,11 @@
  *     VirtualMachineInstanceMigrations.
  *   - Pod metadata for the CNI path: annotations the runtime did not pass
  *     and labels, from the pod cache, else with one GET.
- *   - KubeVirt's verdict on a migration whose target is this chassis: the
+ *   - KubeVirt's verdict on a migration from or to this chassis: the
  *     VMIM's phase Succeeded completes it, Failed rolls it back, checked
- *     against vmi.status.migrationState (same migrationUid, same target
- *     node).  Absent or stale information never ends a migration.
+ *     against vmi.status.migrationState (same migrationUid, same nodes),
+ *     which alone decides once the VMIM is gone.  Absent or stale
+ *     information never ends a migration.
  *   - Kubernetes Events on the target pod for each step (prepared,
  *     activated, completed, rolled back) with the measured durations.
  */

@@ -72,6 +72,11 @@ sys.exit(0 if r and r[-1].get("authOk") is True else 1)'
 no_token_in_logs() {
     ! grep -qF -e "$1" -e "$2" "$LAB_DIR"/h*/ovn-controller-ext.log
 }
+# k8s_daemon_start N: chassis N's daemon, watching the stand-in.
+k8s_daemon_start() {
+    LAB_DAEMON_ARGS="--kubeconfig=$K8S_DIR/kubeconfig --node-name={node}" \
+        "$LAB_SH" daemon-start "$1" >/dev/null
+}
 pod_gets() {
     kube_status "$1" | sed -n 's/^pod GETs: \([0-9]*\).*/\1/p'
 }
@@ -82,8 +87,8 @@ k8s_up && t_ok "API stand-in up on https://$LAB_CENTRAL_IP:$K8S_PORT (pid $K8S_P
     t_fail "the API stand-in did not start"
 TOKEN0=$(cat "$K8S_DIR/client-token")
 for n in 1 2 3; do
-    LAB_DAEMON_ARGS="--kubeconfig=$K8S_DIR/kubeconfig --node-name={node}" \
-        "$LAB_SH" daemon-restart "$n" >/dev/null || t_fail "daemon $n restart"
+    "$LAB_SH" daemon-stop "$n" >/dev/null
+    k8s_daemon_start "$n" || t_fail "daemon $n restart"
 done
 for n in 1 2 3; do
     t_check "daemon $n: pods, VMIs and VMIMs listed and watched" \
@@ -222,6 +227,22 @@ t_check "Event: rolled back" lab_wait 5 "event" \
 kubelet_del 1 virt-launcher-vm1-d
 lab_pod_netns_del virt-launcher-vm1-d
 t_check "the target's DEL leaves the port to the source" [ "$CNI_RC/$(lsp_ext vm1 ovn-lm/container-id)" = 0/cid-virt-launcher-vm1-c ]
+# The target node is lost (its daemon stopped): the source's daemon rolls
+# back when KubeVirt says the migration failed.
+UID3B=$(vmim mig3b)
+migration_state "$UID3B" "$N3" "$N1"
+k8s_vm_pod virt-launcher-vm1-d2 "$N1" vm1 "$UID3B" >/dev/null
+kubelet_add 1 virt-launcher-vm1-d2 >/dev/null || t_fail "target ADD"
+"$LAB_SH" daemon-stop 1 >/dev/null
+migration_state "$UID3B" "$N3" "$N1" '"failed": true'
+k8s_patch VirtualMachineInstanceMigration mig3b '{"status": {"phase": "Failed"}}'
+t_check "target's daemon down: the source's daemon rolls back" wait_state vm1 rolled-back
+t_check "requested-chassis is the source alone" [ "$(lsp_opt vm1 requested-chassis)" = "$(lab_chassis_name 3)" ]
+k8s_daemon_start 1 || t_fail "daemon 1 start"
+lab_wait 10 "daemon 1 synced" kube_synced 1 || t_fail "daemon 1 not synced"
+kubelet_del 1 virt-launcher-vm1-d2
+lab_pod_netns_del virt-launcher-vm1-d2
+t_check "the VM answers from the source" pod_ping client "$VM1_IP"
 
 # --- The watch survives -------------------------------------------------------
 t_begin resilience
@@ -295,9 +316,10 @@ t_check "it says in-cluster" grep -q 'Kubernetes API https://.* (in-cluster)' "$
 t_check "the migration is still prepared" [ "$(mig_state vm1)" = prepared ]
 ip netns exec "$(lab_ns_pod virt-launcher-vm1-f)" python3 "$TEST_HERE/rarp.py" eth0
 t_check "activated" wait_state vm1 activated
+# KubeVirt has already collected the VMIM: the VMI alone tells.
+k8s delete VirtualMachineInstanceMigration default mig5 >/dev/null
 migration_state "$UID5" "$N2" "$N1" '"completed": true'
-k8s_patch VirtualMachineInstanceMigration mig5 '{"status": {"phase": "Succeeded"}}'
-t_check "completed by the restarted daemon" wait_state vm1 completed
+t_check "completed by the restarted daemon, from the VMI alone" wait_state vm1 completed
 t_check "requested-chassis is chassis 1" [ "$(lsp_opt vm1 requested-chassis)" = "$(lab_chassis_name 1)" ]
 t_check "the VM answers" pod_ping client "$VM1_IP"
 t_check "its Event for the completion was posted" lab_wait 5 "event" \
