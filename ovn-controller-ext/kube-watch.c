@@ -241,8 +241,9 @@ kube_list_parse(const char *body, size_t len, struct shash *objects,
     return NULL;
 }
 
-static void
-clear_objects(struct shash *objects)
+/* Empties 'objects' (key -> cJSON *), freeing the objects. */
+void
+kube_objects_clear(struct shash *objects)
 {
     struct shash_node *node;
     SHASH_FOR_EACH_SAFE (node, objects) {
@@ -280,9 +281,9 @@ kube_watch_destroy(struct kube_watch *w)
         return;
     }
     kube_request_cancel(w->req);
-    clear_objects(&w->objects);
+    kube_objects_clear(&w->objects);
     shash_destroy(&w->objects);
-    clear_objects(&w->listing);
+    kube_objects_clear(&w->listing);
     shash_destroy(&w->listing);
     ds_destroy(&w->partial);
     free(w->name);
@@ -375,14 +376,14 @@ list_done(int status, const char *body, size_t len, const char *error,
             /* The continue token expired: from the start. */
             free(w->cont);
             w->cont = NULL;
-            clear_objects(&w->listing);
+            kube_objects_clear(&w->listing);
         }
         back_off(w, status_error("list", status, body, error));
         return;
     }
     char *perr = kube_list_parse(body, len, &w->listing, &rv, &cont);
     if (perr) {
-        clear_objects(&w->listing);
+        kube_objects_clear(&w->listing);
         free(w->cont);
         w->cont = NULL;
         back_off(w, perr);
@@ -397,7 +398,7 @@ list_done(int status, const char *body, size_t len, const char *error,
     }
 
     /* The whole list: it replaces the cache. */
-    clear_objects(&w->objects);
+    kube_objects_clear(&w->objects);
     shash_swap(&w->objects, &w->listing);
     free(w->rv);
     w->rv = rv;

@@ -61,6 +61,7 @@ char *kube_event_parse(const char *line, size_t len, struct kube_event *);
 void kube_event_destroy(struct kube_event *);
 char *kube_list_parse(const char *body, size_t len, struct shash *objects,
                       char **resource_version, char **cont);
+void kube_objects_clear(struct shash *objects);
 char *kube_object_key(const struct cJSON *object);
 const char *kube_get_str(const struct cJSON *, ...) SENTINEL(0);
 const struct cJSON *kube_get(const struct cJSON *, ...) SENTINEL(0);

@@ -37,11 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(rv);
     free(cont);
 
-    struct shash_node *node;
-    SHASH_FOR_EACH_SAFE (node, &objects) {
-        cJSON_Delete(node->data);
-        shash_delete(&objects, node);
-    }
+    kube_objects_clear(&objects);
     shash_destroy(&objects);
     return 0;
 }

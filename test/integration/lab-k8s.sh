@@ -77,6 +77,21 @@ k8s_daemon_start() {
     LAB_DAEMON_ARGS="--kubeconfig=$K8S_DIR/kubeconfig --node-name={node}" \
         "$LAB_SH" daemon-start "$1" >/dev/null
 }
+# migrate_start MIG SRC-NODE N POD: KubeVirt starts migration MIG of vm1
+# to chassis N (the VMIM, the VMI's migrationState, the target pod POD) and
+# the kubelet ADDs POD there.  Sets MUID to the migration's UID.
+migrate_start() {
+    local node
+    node=$(lab_chassis_hostname "$3")
+    MUID=$(vmim "$1") || return 1
+    migration_state "$MUID" "$2" "$node"
+    k8s_vm_pod "$4" "$node" vm1 "$MUID" >/dev/null &&
+        kubelet_add "$3" "$4" >/dev/null
+}
+# workload_rarp POD: the workload in POD announces itself, as QEMU does.
+workload_rarp() {
+    ip netns exec "$(lab_ns_pod "$1")" python3 "$TEST_HERE/rarp.py" eth0
+}
 pod_gets() {
     kube_status "$1" | sed -n 's/^pod GETs: \([0-9]*\).*/\1/p'
 }
@@ -158,7 +173,7 @@ t_check "prepared" [ "$(mig_state vm1)" = prepared ]
 t_check "the migration's UID is recorded" [ "$(lsp_ext vm1 ovn-lm/migration-uid)" = "$UID1" ]
 t_check "the target is blocked before the RARP" target_blocked virt-launcher-vm1-b "$CLIENT_IP"
 k8s_patch VirtualMachineInstanceMigration mig1 '{"status": {"phase": "Running"}}'
-ip netns exec "$(lab_ns_pod virt-launcher-vm1-b)" python3 "$TEST_HERE/rarp.py" eth0
+workload_rarp virt-launcher-vm1-b
 t_check "the workload's RARP activates it" wait_state vm1 activated
 t_check "the VM answers on the target" pod_ping client "$VM1_IP"
 migration_state "$UID1" "$N1" "$N2" '"completed": true'
@@ -186,11 +201,9 @@ t_check "kube-migrations maps the VMIM to the port" appctl_has 2 \
 # --- The VMI is the truth ----------------------------------------------------
 # vm1 lives on chassis 2.  mig2 to chassis 3.
 t_begin truth
-UID2=$(vmim mig2)
-migration_state "$UID2" "$N2" "$N3"
-k8s_vm_pod virt-launcher-vm1-c "$N3" vm1 "$UID2" >/dev/null
-kubelet_add 3 virt-launcher-vm1-c >/dev/null || t_fail "target ADD"
-ip netns exec "$(lab_ns_pod virt-launcher-vm1-c)" python3 "$TEST_HERE/rarp.py" eth0
+migrate_start mig2 "$N2" 3 virt-launcher-vm1-c || t_fail "mig2: target ADD"
+UID2=$MUID
+workload_rarp virt-launcher-vm1-c
 wait_state vm1 activated || t_fail "not activated"
 migration_state "some-other-uid" "$N2" "$N3" '"completed": true'
 k8s_patch VirtualMachineInstanceMigration mig2 '{"status": {"phase": "Succeeded"}}'
@@ -210,10 +223,8 @@ t_check "the VM answers from chassis 3" pod_ping client "$VM1_IP"
 # --- Rollback ----------------------------------------------------------------
 # vm1 lives on chassis 3.  mig3 to chassis 1 fails.
 t_begin rollback
-UID3=$(vmim mig3)
-migration_state "$UID3" "$N3" "$N1"
-k8s_vm_pod virt-launcher-vm1-d "$N1" vm1 "$UID3" >/dev/null
-kubelet_add 1 virt-launcher-vm1-d >/dev/null || t_fail "target ADD"
+migrate_start mig3 "$N3" 1 virt-launcher-vm1-d || t_fail "mig3: target ADD"
+UID3=$MUID
 t_check "prepared" [ "$(mig_state vm1)" = prepared ]
 migration_state "$UID3" "$N3" "$N1" '"failed": true'
 k8s_patch VirtualMachineInstanceMigration mig3 '{"status": {"phase": "Failed"}}'
@@ -229,10 +240,8 @@ lab_pod_netns_del virt-launcher-vm1-d
 t_check "the target's DEL leaves the port to the source" [ "$CNI_RC/$(lsp_ext vm1 ovn-lm/container-id)" = 0/cid-virt-launcher-vm1-c ]
 # The target node is lost (its daemon stopped): the source's daemon rolls
 # back when KubeVirt says the migration failed.
-UID3B=$(vmim mig3b)
-migration_state "$UID3B" "$N3" "$N1"
-k8s_vm_pod virt-launcher-vm1-d2 "$N1" vm1 "$UID3B" >/dev/null
-kubelet_add 1 virt-launcher-vm1-d2 >/dev/null || t_fail "target ADD"
+migrate_start mig3b "$N3" 1 virt-launcher-vm1-d2 || t_fail "mig3b: target ADD"
+UID3B=$MUID
 "$LAB_SH" daemon-stop 1 >/dev/null
 migration_state "$UID3B" "$N3" "$N1" '"failed": true'
 k8s_patch VirtualMachineInstanceMigration mig3b '{"status": {"phase": "Failed"}}'
@@ -258,11 +267,9 @@ t_check "and watching again" lab_wait 10 "synced" kube_synced 2
 k8s drop-watches >/dev/null
 t_check "dropped watches: back after a backoff" lab_wait 10 "synced" kube_synced 2
 # mig4: chassis 3 -> 2, then the server goes away mid-migration.
-UID4=$(vmim mig4)
-migration_state "$UID4" "$N3" "$N2"
-k8s_vm_pod virt-launcher-vm1-e "$N2" vm1 "$UID4" >/dev/null
-kubelet_add 2 virt-launcher-vm1-e >/dev/null || t_fail "target ADD"
-ip netns exec "$(lab_ns_pod virt-launcher-vm1-e)" python3 "$TEST_HERE/rarp.py" eth0
+migrate_start mig4 "$N3" 2 virt-launcher-vm1-e || t_fail "mig4: target ADD"
+UID4=$MUID
+workload_rarp virt-launcher-vm1-e
 wait_state vm1 activated || t_fail "not activated"
 k8s_stop
 sleep 2
@@ -301,10 +308,8 @@ t_check "token accepted again: watching" lab_wait 40 "synced" kube_synced 2
 # vm1 lives on chassis 2.  mig5 to chassis 1; chassis 1's daemon restarts
 # between prepare and activation, in in-cluster mode.
 t_begin restart
-UID5=$(vmim mig5)
-migration_state "$UID5" "$N2" "$N1"
-k8s_vm_pod virt-launcher-vm1-f "$N1" vm1 "$UID5" >/dev/null
-kubelet_add 1 virt-launcher-vm1-f >/dev/null || t_fail "target ADD"
+migrate_start mig5 "$N2" 1 virt-launcher-vm1-f || t_fail "mig5: target ADD"
+UID5=$MUID
 t_check "prepared" [ "$(mig_state vm1)" = prepared ]
 kill -9 "$(lab_pidfile_pid "$LAB_H1_DAEMON_PIDFILE")"
 KUBERNETES_SERVICE_HOST=$LAB_CENTRAL_IP KUBERNETES_SERVICE_PORT=$K8S_PORT \
@@ -314,7 +319,7 @@ cp "$K8S_DIR/client-token" "$K8S_DIR/sa/token"
 t_check "restarted in-cluster, synced" lab_wait 40 "synced" kube_synced 1
 t_check "it says in-cluster" grep -q 'Kubernetes API https://.* (in-cluster)' "$LAB_H1_DAEMON_LOG"
 t_check "the migration is still prepared" [ "$(mig_state vm1)" = prepared ]
-ip netns exec "$(lab_ns_pod virt-launcher-vm1-f)" python3 "$TEST_HERE/rarp.py" eth0
+workload_rarp virt-launcher-vm1-f
 t_check "activated" wait_state vm1 activated
 # KubeVirt has already collected the VMIM: the VMI alone tells.
 k8s delete VirtualMachineInstanceMigration default mig5 >/dev/null

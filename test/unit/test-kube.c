@@ -850,16 +850,6 @@ test_events(void)
 /* LIST responses.                                                     */
 /* ------------------------------------------------------------------ */
 
-static void
-clear_objects(struct shash *objects)
-{
-    struct shash_node *node;
-    SHASH_FOR_EACH_SAFE (node, objects) {
-        cJSON_Delete(node->data);
-        shash_delete(objects, node);
-    }
-}
-
 static char *
 parse_list(const char *body, struct shash *objects, char **rv, char **cont)
 {
@@ -921,7 +911,7 @@ test_list(void)
     TEST_EQ_STR(kube_get_str(o, "metadata", "resourceVersion", NULL), "97");
     free(rv);
     free(cont);
-    clear_objects(&objects);
+    kube_objects_clear(&objects);
 
     test_case("items null");
     error = parse_list(LIST("\"resourceVersion\":\"7\"", "null"), &objects,
@@ -951,7 +941,7 @@ test_list(void)
     TEST_EQ_INT(shash_count(&objects), 1);
     TEST_CHECK(shash_find_data(&objects, "ns/ok"));
     free(rv);
-    clear_objects(&objects);
+    kube_objects_clear(&objects);
 
     static const struct {
         const char *name;
