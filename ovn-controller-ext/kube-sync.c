@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +35,8 @@ VLOG_DEFINE_THIS_MODULE(kube_sync);
 /* A pod fetched with GET is kept this long for the CNI request that asked
  * (and its retries). */
 #define KUBE_FETCH_KEEP_MS 10000
+/* How long the source's daemon leaves a verdict to the target's. */
+#define KUBE_SOURCE_GRACE_MS 5000
 /* Events in flight at most; more are dropped (and counted). */
 #define KUBE_MAX_EVENTS_IN_FLIGHT 32
 
@@ -73,6 +76,10 @@ struct kube_sync {
 
     /* Events: per logical port, "<count>:<state>" reported so far. */
     struct shash reported;
+
+    /* Source side: since when (time_msec()) a verdict has waited for the
+     * target's daemon, per logical port. */
+    struct shash pending;
     bool seeded;
 
     /* Statistics. */
@@ -119,6 +126,7 @@ kube_sync_create(const struct kube_sync_options *o, struct kube_sync **ksp)
                                   "virtualmachineinstancemigrations", NULL);
     shash_init(&ks->fetches);
     shash_init(&ks->reported);
+    shash_init(&ks->pending);
     ovs_list_init(&ks->posts);
     *ksp = ks;
     return NULL;
@@ -165,6 +173,7 @@ kube_sync_destroy(struct kube_sync *ks)
         post_destroy(p);
     }
     shash_destroy_free_data(&ks->reported);
+    shash_destroy_free_data(&ks->pending);
     kube_watch_destroy(ks->pods);
     kube_watch_destroy(ks->vmis);
     kube_watch_destroy(ks->vmims);
@@ -438,13 +447,15 @@ decide(struct kube_sync *ks, const struct attach_ctx *ctx)
         if (!migration_in_progress(lsp)) {
             continue;
         }
-        /* The source's daemon acts too, so that a migration whose target
-         * node died still ends when KubeVirt says so; both write the same
-         * values. */
+        /* The target's daemon acts on a verdict.  The source's acts too
+         * if the target's has not within KUBE_SOURCE_GRACE_MS, so that a
+         * migration whose target node died still ends when KubeVirt says
+         * so. */
         const char *dst = smap_get(&lsp->external_ids, MIGRATION_KEY_DST);
         const char *src = smap_get(&lsp->external_ids, MIGRATION_KEY_SRC);
-        if (!((dst && !strcmp(dst, ctx->chassis))
-              || (src && !strcmp(src, ctx->chassis)))
+        bool is_dst = dst && !strcmp(dst, ctx->chassis);
+        bool is_src = src && !strcmp(src, ctx->chassis);
+        if (!(is_dst || is_src)
             || migration_busy(ctx->migration, lsp->name)) {
             continue;
         }
@@ -455,12 +466,27 @@ decide(struct kube_sync *ks, const struct attach_ctx *ctx)
         struct ds why = DS_EMPTY_INITIALIZER;
         enum migration_state to = verdict(ks, ctx, lsp, uid, &why);
         if (to == MIGRATION_NONE) {
+            free(shash_find_and_delete(&ks->pending, lsp->name));
             if (why.length) {
                 VLOG_WARN_RL(&rl, "%s: %s: waiting", lsp->name,
                              ds_cstr(&why));
             }
             ds_destroy(&why);
             continue;
+        }
+        if (!is_dst) {
+            long long int *since = shash_find_data(&ks->pending, lsp->name);
+            if (!since) {
+                since = xmalloc(sizeof *since);
+                *since = time_msec();
+                shash_add(&ks->pending, lsp->name, since);
+            }
+            if (time_msec() - *since < KUBE_SOURCE_GRACE_MS) {
+                ds_destroy(&why);
+                continue;
+            }
+            ds_put_format(&why, "; the target's daemon did not act within "
+                          "%d s", KUBE_SOURCE_GRACE_MS / 1000);
         }
         char *error;
         VLOG_INFO("%s: %s", lsp->name, ds_cstr(&why));
@@ -480,6 +506,16 @@ decide(struct kube_sync *ks, const struct attach_ctx *ctx)
                                           ds_cstr(&why));
         }
         ds_destroy(&why);
+    }
+
+    /* Forget what the source was waiting on once it is decided. */
+    struct shash_node *node;
+    SHASH_FOR_EACH_SAFE (node, &ks->pending) {
+        lsp = nb_port_find(ctx->nb_ix, node->name);
+        if (!lsp || !migration_in_progress(lsp)) {
+            free(node->data);
+            shash_delete(&ks->pending, node);
+        }
     }
 }
 
@@ -790,6 +826,65 @@ kube_sync_format_status(const struct kube_sync *ks, struct ds *s)
     ds_put_format(s, "events posted: %u, failed: %u, dropped: %u, "
                   "in flight: %zu\n", ks->n_events, ks->n_event_errors,
                   ks->n_events_dropped, ks->n_posts);
+}
+
+/* Prometheus text for the watches, the verdicts and the Events. */
+void
+kube_sync_format_metrics(const struct kube_sync *ks, struct ds *s)
+{
+    const struct kube_watch *watches[] = { ks->pods, ks->vmis, ks->vmims };
+    struct kube_watch_stats st[ARRAY_SIZE(watches)];
+
+    for (size_t i = 0; i < ARRAY_SIZE(watches); i++) {
+        kube_watch_get_stats(watches[i], &st[i]);
+    }
+    ds_put_cstr(s, "# HELP ovn_lm_kubernetes_watch_up Whether the watch "
+                "has listed and is watching.\n"
+                "# TYPE ovn_lm_kubernetes_watch_up gauge\n");
+    for (size_t i = 0; i < ARRAY_SIZE(watches); i++) {
+        ds_put_format(s, "ovn_lm_kubernetes_watch_up{resource=\"%s\"} %d\n",
+                      kube_watch_name(watches[i]),
+                      kube_watch_is_live(watches[i]));
+    }
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } counters[] = {
+        { "lists", "LISTs completed",
+          offsetof(struct kube_watch_stats, n_lists) },
+        { "relists", "LISTs again after 410 Gone",
+          offsetof(struct kube_watch_stats, n_relists) },
+        { "events", "Watch events received",
+          offsetof(struct kube_watch_stats, n_events) },
+        { "errors", "Failed LISTs and watches",
+          offsetof(struct kube_watch_stats, n_errors) },
+    };
+    for (size_t c = 0; c < ARRAY_SIZE(counters); c++) {
+        ds_put_format(s, "# HELP ovn_lm_kubernetes_watch_%s_total %s.\n"
+                      "# TYPE ovn_lm_kubernetes_watch_%s_total counter\n",
+                      counters[c].name, counters[c].help, counters[c].name);
+        for (size_t i = 0; i < ARRAY_SIZE(watches); i++) {
+            unsigned int v = *(const unsigned int *)
+                ((const char *) &st[i] + counters[c].offset);
+            ds_put_format(s, "ovn_lm_kubernetes_watch_%s_total"
+                          "{resource=\"%s\"} %u\n", counters[c].name,
+                          kube_watch_name(watches[i]), v);
+        }
+    }
+    ds_put_format(s, "# HELP ovn_lm_kubernetes_verdicts_total Migrations "
+                  "this daemon ended on KubeVirt's word.\n"
+                  "# TYPE ovn_lm_kubernetes_verdicts_total counter\n"
+                  "ovn_lm_kubernetes_verdicts_total{verdict=\"completed\"} "
+                  "%u\n"
+                  "ovn_lm_kubernetes_verdicts_total{verdict=\"rolled-back\"} "
+                  "%u\n", ks->n_completed, ks->n_rolled_back);
+    ds_put_format(s, "# HELP ovn_lm_kubernetes_events_total Kubernetes "
+                  "Events about migrations, by outcome.\n"
+                  "# TYPE ovn_lm_kubernetes_events_total counter\n"
+                  "ovn_lm_kubernetes_events_total{result=\"posted\"} %u\n"
+                  "ovn_lm_kubernetes_events_total{result=\"failed\"} %u\n"
+                  "ovn_lm_kubernetes_events_total{result=\"dropped\"} %u\n",
+                  ks->n_events, ks->n_event_errors, ks->n_events_dropped);
 }
 
 /* One line per VirtualMachineInstanceMigration in the cache: its phase,

@@ -6,7 +6,8 @@
  *     VirtualMachineInstanceMigrations.
  *   - Pod metadata for the CNI path: annotations the runtime did not pass
  *     and labels, from the pod cache, else with one GET.
- *   - KubeVirt's verdict on a migration from or to this chassis: the
+ *   - KubeVirt's verdict on a migration to this chassis (or from it, if
+ *     the target's daemon has not acted within 5 s): the
  *     VMIM's phase Succeeded completes it, Failed rolls it back, checked
  *     against vmi.status.migrationState (same migrationUid, same nodes),
  *     which alone decides once the VMIM is gone.  Absent or stale
@@ -48,6 +49,7 @@ int kube_sync_fill_request(struct kube_sync *, struct cni_request *,
                            char **errorp);
 
 void kube_sync_format_status(const struct kube_sync *, struct ds *);
+void kube_sync_format_metrics(const struct kube_sync *, struct ds *);
 void kube_sync_format_migrations(const struct kube_sync *,
                                  const struct attach_ctx *, struct ds *);
 

@@ -605,6 +605,22 @@ kube_watch_objects(const struct kube_watch *w)
     return &w->objects;
 }
 
+const char *
+kube_watch_name(const struct kube_watch *w)
+{
+    return w->name;
+}
+
+void
+kube_watch_get_stats(const struct kube_watch *w, struct kube_watch_stats *st)
+{
+    st->n_lists = w->n_lists;
+    st->n_watches = w->n_watches;
+    st->n_events = w->n_events;
+    st->n_relists = w->n_relists;
+    st->n_errors = w->n_errors;
+}
+
 void
 kube_watch_format(const struct kube_watch *w, struct ds *s)
 {

@@ -40,6 +40,13 @@ const struct cJSON *kube_watch_get(const struct kube_watch *,
 const struct shash *kube_watch_objects(const struct kube_watch *);
 void kube_watch_format(const struct kube_watch *, struct ds *);
 
+struct kube_watch_stats {
+    unsigned int n_lists, n_watches, n_events, n_relists, n_errors;
+};
+const char *kube_watch_name(const struct kube_watch *);
+void kube_watch_get_stats(const struct kube_watch *,
+                          struct kube_watch_stats *);
+
 /* Parsing, exposed for tests and fuzzing. */
 enum kube_event_type {
     KUBE_EVENT_ADDED,

@@ -4,6 +4,8 @@
 #include <config.h>
 #include "metrics.h"
 
+#include "kube-sync.h"
+
 #include <errno.h>
 #include <microhttpd.h>
 #include <string.h>
@@ -217,6 +219,9 @@ metrics_format(const struct metrics *m, const struct attach_ctx *ctx,
         ds_put_format(s, "ovn_lm_database_connected{database=\"%s\"} %d\n",
                       dbs[i].name,
                       dbs[i].idl && ovsdb_idl_is_connected(dbs[i].idl));
+    }
+    if (ctx->kube) {
+        kube_sync_format_metrics(ctx->kube, s);
     }
 }
 

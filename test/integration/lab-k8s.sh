@@ -245,7 +245,9 @@ UID3B=$MUID
 "$LAB_SH" daemon-stop 1 >/dev/null
 migration_state "$UID3B" "$N3" "$N1" '"failed": true'
 k8s_patch VirtualMachineInstanceMigration mig3b '{"status": {"phase": "Failed"}}'
-t_check "target's daemon down: the source's daemon rolls back" wait_state vm1 rolled-back
+t_check "target's daemon down: the source's daemon rolls back after its grace" \
+    lab_wait 15 "rolled back" wait_state vm1 rolled-back
+t_check "and says why it did" grep -q "default_vm1: kubevirt: migration $UID3B failed; the target's daemon did not act within 5 s" "$LAB_H3_DAEMON_LOG"
 t_check "requested-chassis is the source alone" [ "$(lsp_opt vm1 requested-chassis)" = "$(lab_chassis_name 3)" ]
 k8s_daemon_start 1 || t_fail "daemon 1 start"
 lab_wait 10 "daemon 1 synced" kube_synced 1 || t_fail "daemon 1 not synced"
@@ -329,6 +331,17 @@ t_check "requested-chassis is chassis 1" [ "$(lsp_opt vm1 requested-chassis)" = 
 t_check "the VM answers" pod_ping client "$VM1_IP"
 t_check "its Event for the completion was posted" lab_wait 5 "event" \
     has_event virt-launcher-vm1-f MigrationCompleted
+
+# --- Metrics ---------------------------------------------------------------------
+t_begin metrics
+m_ge() { local v; v=$(metric 2 "$1") && [ "${v:-0}" -ge "$2" ]; }
+for r in pods virtualmachineinstances virtualmachineinstancemigrations; do
+    t_check "watch_up{resource=\"$r\"} is 1" m_ge "ovn_lm_kubernetes_watch_up{resource=\"$r\"}" 1
+done
+t_check "relists counted" m_ge 'ovn_lm_kubernetes_watch_relists_total{resource="virtualmachineinstancemigrations"}' 1
+t_check "errors counted" m_ge 'ovn_lm_kubernetes_watch_errors_total{resource="pods"}' 1
+t_check "completions on KubeVirt's word counted" m_ge 'ovn_lm_kubernetes_verdicts_total{verdict="completed"}' 2
+t_check "Events posted counted" m_ge 'ovn_lm_kubernetes_events_total{result="posted"}' 3
 
 # --- Clean up ----------------------------------------------------------------
 t_begin cleanup
