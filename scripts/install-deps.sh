@@ -16,6 +16,7 @@ PACKAGES=(
     # The lab and the tests.
     iproute2 ethtool iputils-ping tcpdump procps util-linux
     python3-yaml                # test/manifests: the Kubernetes manifests.
+    curl openssl                # test/k8s: the API stand-in's checks, its PKI.
     containernetworking-plugins # Reference "bridge" plugin, for benchmarks.
     podman runc busybox-static  # A real CNI client, end to end.
     qemu-system-x86 cpio kmod libc6-dev # Real QEMU live migration (test/vm).
