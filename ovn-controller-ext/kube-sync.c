@@ -27,6 +27,7 @@
 #include "ovsdb-idl.h"
 #include "random.h"
 #include "smap.h"
+#include "sset.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -51,6 +52,14 @@ struct kube_fetch {
     long long int done_at;
 };
 
+/* The last migration step posted as an Event, for one logical port. */
+struct kube_report {
+    char *count;                /* Its ovn-lm/migration-count. */
+    enum migration_state state;
+};
+
+static void report_destroy(struct kube_report *);
+
 /* One Event being posted. */
 struct kube_post {
     struct ovs_list node;
@@ -74,8 +83,8 @@ struct kube_sync {
     unsigned int nb_seqno;
     long long int next_scan;
 
-    /* Events: per logical port, "<count>:<state>" reported so far. */
-    struct shash reported;
+    /* Events: per logical port, how far they were posted. */
+    struct shash reported;      /* Contains "struct kube_report"s. */
 
     /* Source side: since when (time_msec()) a verdict has waited for the
      * target's daemon, per logical port. */
@@ -172,7 +181,11 @@ kube_sync_destroy(struct kube_sync *ks)
     LIST_FOR_EACH_SAFE (p, node, &ks->posts) {
         post_destroy(p);
     }
-    shash_destroy_free_data(&ks->reported);
+    SHASH_FOR_EACH_SAFE (node, &ks->reported) {
+        report_destroy(node->data);
+        shash_delete(&ks->reported, node);
+    }
+    shash_destroy(&ks->reported);
     shash_destroy_free_data(&ks->pending);
     kube_watch_destroy(ks->pods);
     kube_watch_destroy(ks->vmis);
@@ -433,90 +446,72 @@ verdict(const struct kube_sync *ks, const struct attach_ctx *ctx,
     return MIGRATION_NONE;
 }
 
+/* Acts on KubeVirt's verdict about 'lsp''s migration, if it is one of
+ * this chassis's. */
 static void
-decide(struct kube_sync *ks, const struct attach_ctx *ctx)
+decide_port(struct kube_sync *ks, const struct attach_ctx *ctx,
+            const struct nbrec_logical_switch_port *lsp)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
 
-    if (!kube_watch_is_live(ks->vmims) || !kube_watch_is_live(ks->vmis)) {
-        /* Nothing is decided on a cache that may be stale. */
+    if (!migration_in_progress(lsp)) {
         return;
     }
-    const struct nbrec_logical_switch_port *lsp;
-    NBREC_LOGICAL_SWITCH_PORT_FOR_EACH (lsp, ctx->nb_idl) {
-        if (!migration_in_progress(lsp)) {
-            continue;
-        }
-        /* The target's daemon acts on a verdict.  The source's acts too
-         * if the target's has not within KUBE_SOURCE_GRACE_MS, so that a
-         * migration whose target node died still ends when KubeVirt says
-         * so. */
-        const char *dst = smap_get(&lsp->external_ids, MIGRATION_KEY_DST);
-        const char *src = smap_get(&lsp->external_ids, MIGRATION_KEY_SRC);
-        bool is_dst = dst && !strcmp(dst, ctx->chassis);
-        bool is_src = src && !strcmp(src, ctx->chassis);
-        if (!(is_dst || is_src)
-            || migration_busy(ctx->migration, lsp->name)) {
-            continue;
-        }
-        const char *uid = lsp_migration_uid(ks, lsp);
-        if (!uid) {
-            continue;           /* Not a KubeVirt migration. */
-        }
-        struct ds why = DS_EMPTY_INITIALIZER;
-        enum migration_state to = verdict(ks, ctx, lsp, uid, &why);
-        if (to == MIGRATION_NONE) {
-            free(shash_find_and_delete(&ks->pending, lsp->name));
-            if (why.length) {
-                VLOG_WARN_RL(&rl, "%s: %s: waiting", lsp->name,
-                             ds_cstr(&why));
-            }
-            ds_destroy(&why);
-            continue;
-        }
-        if (!is_dst) {
-            long long int *since = shash_find_data(&ks->pending, lsp->name);
-            if (!since) {
-                since = xmalloc(sizeof *since);
-                *since = time_msec();
-                shash_add(&ks->pending, lsp->name, since);
-            }
-            if (time_msec() - *since < KUBE_SOURCE_GRACE_MS) {
-                ds_destroy(&why);
-                continue;
-            }
-            ds_put_format(&why, "; the target's daemon did not act within "
-                          "%d s", KUBE_SOURCE_GRACE_MS / 1000);
-        }
-        char *error;
-        VLOG_INFO("%s: %s", lsp->name, ds_cstr(&why));
-        if (migration_request(ctx->migration, ctx, lsp->name, to,
-                              to == MIGRATION_ROLLED_BACK
-                              ? ds_cstr(&why) : "kubevirt", NULL, &error)) {
-            VLOG_WARN_RL(&rl, "%s: %s", lsp->name, error);
-            free(error);
-        } else {
-            if (to == MIGRATION_COMPLETED) {
-                ks->n_completed++;
-            } else {
-                ks->n_rolled_back++;
-            }
-            free(ks->last_decision);
-            ks->last_decision = xasprintf("%s: %s", lsp->name,
-                                          ds_cstr(&why));
+    /* The target's daemon acts on a verdict.  The source's acts too if the
+     * target's has not within KUBE_SOURCE_GRACE_MS, so that a migration
+     * whose target node died still ends when KubeVirt says so. */
+    const char *dst = smap_get(&lsp->external_ids, MIGRATION_KEY_DST);
+    const char *src = smap_get(&lsp->external_ids, MIGRATION_KEY_SRC);
+    bool is_dst = dst && !strcmp(dst, ctx->chassis);
+    bool is_src = src && !strcmp(src, ctx->chassis);
+    if (!(is_dst || is_src) || migration_busy(ctx->migration, lsp->name)) {
+        return;
+    }
+    const char *uid = lsp_migration_uid(ks, lsp);
+    if (!uid) {
+        return;                 /* Not a KubeVirt migration. */
+    }
+    struct ds why = DS_EMPTY_INITIALIZER;
+    enum migration_state to = verdict(ks, ctx, lsp, uid, &why);
+    if (to == MIGRATION_NONE) {
+        free(shash_find_and_delete(&ks->pending, lsp->name));
+        if (why.length) {
+            VLOG_WARN_RL(&rl, "%s: %s: waiting", lsp->name, ds_cstr(&why));
         }
         ds_destroy(&why);
+        return;
     }
-
-    /* Forget what the source was waiting on once it is decided. */
-    struct shash_node *node;
-    SHASH_FOR_EACH_SAFE (node, &ks->pending) {
-        lsp = nb_port_find(ctx->nb_ix, node->name);
-        if (!lsp || !migration_in_progress(lsp)) {
-            free(node->data);
-            shash_delete(&ks->pending, node);
+    if (!is_dst) {
+        long long int *since = shash_find_data(&ks->pending, lsp->name);
+        if (!since) {
+            since = xmalloc(sizeof *since);
+            *since = time_msec();
+            shash_add(&ks->pending, lsp->name, since);
         }
+        if (time_msec() - *since < KUBE_SOURCE_GRACE_MS) {
+            ds_destroy(&why);
+            return;
+        }
+        ds_put_format(&why, "; the target's daemon did not act within %d s",
+                      KUBE_SOURCE_GRACE_MS / 1000);
     }
+    char *error;
+    VLOG_INFO("%s: %s", lsp->name, ds_cstr(&why));
+    if (migration_request(ctx->migration, ctx, lsp->name, to,
+                          to == MIGRATION_ROLLED_BACK
+                          ? ds_cstr(&why) : "kubevirt", NULL, &error)) {
+        VLOG_WARN_RL(&rl, "%s: %s", lsp->name, error);
+        free(error);
+    } else {
+        if (to == MIGRATION_COMPLETED) {
+            ks->n_completed++;
+        } else {
+            ks->n_rolled_back++;
+        }
+        free(ks->last_decision);
+        ks->last_decision = xasprintf("%s: %s", lsp->name, ds_cstr(&why));
+    }
+    ds_destroy(&why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -682,53 +677,88 @@ report(struct kube_sync *ks, const struct nbrec_logical_switch_port *lsp,
     }
 }
 
+/* Posts the Events of 'lsp''s migration to this chassis that were not
+ * posted yet, and adds its name to 'seen'. */
 static void
-scan_reports(struct kube_sync *ks, const struct attach_ctx *ctx)
+report_port(struct kube_sync *ks, const struct attach_ctx *ctx,
+            const struct nbrec_logical_switch_port *lsp, struct sset *seen)
 {
+    const struct smap *ids = &lsp->external_ids;
+    const char *dst = smap_get(ids, MIGRATION_KEY_DST);
+    enum migration_state state = migration_get_state(lsp);
+    if (state == MIGRATION_NONE || !dst || strcmp(dst, ctx->chassis)) {
+        return;
+    }
+    if (state == MIGRATION_PREPARED && !smap_get(ids, MIGRATION_KEY_T_DUP)) {
+        return;                 /* Not duplicating yet. */
+    }
+    const char *count = smap_get_def(ids, MIGRATION_KEY_COUNT, "0");
+    struct kube_report *r = shash_find_data(&ks->reported, lsp->name);
+    sset_add(seen, lsp->name);
+    if (r && !strcmp(r->count, count) && r->state == state) {
+        return;
+    }
+    enum migration_state from = (r && !strcmp(r->count, count)
+                                 ? r->state : MIGRATION_NONE);
+    if (ks->seeded) {
+        report(ks, lsp, from, state);
+    }
+    if (!r) {
+        r = xzalloc(sizeof *r);
+        shash_add(&ks->reported, lsp->name, r);
+    }
+    free(r->count);
+    r->count = xstrdup(count);
+    r->state = state;
+}
+
+static void
+report_destroy(struct kube_report *r)
+{
+    if (r) {
+        free(r->count);
+        free(r);
+    }
+}
+
+/* One pass over the logical ports: KubeVirt's verdicts (only while the
+ * watches are live: nothing is decided on a cache that may be stale) and
+ * the Events. */
+static void
+scan_ports(struct kube_sync *ks, const struct attach_ctx *ctx)
+{
+    bool live = (kube_watch_is_live(ks->vmims)
+                 && kube_watch_is_live(ks->vmis));
+    struct sset seen = SSET_INITIALIZER(&seen);
     const struct nbrec_logical_switch_port *lsp;
-    struct shash seen = SHASH_INITIALIZER(&seen);
+    struct shash_node *node;
 
     NBREC_LOGICAL_SWITCH_PORT_FOR_EACH (lsp, ctx->nb_idl) {
-        const struct smap *ids = &lsp->external_ids;
-        const char *dst = smap_get(ids, MIGRATION_KEY_DST);
-        enum migration_state state = migration_get_state(lsp);
-        if (state == MIGRATION_NONE || !dst || strcmp(dst, ctx->chassis)) {
-            continue;
+        if (!smap_get(&lsp->external_ids, MIGRATION_KEY_STATE)) {
+            continue;           /* Never migrated. */
         }
-        if (state == MIGRATION_PREPARED
-            && !smap_get(ids, MIGRATION_KEY_T_DUP)) {
-            continue;           /* Not duplicating yet. */
+        if (live) {
+            decide_port(ks, ctx, lsp);
         }
-        const char *count = smap_get_def(ids, MIGRATION_KEY_COUNT, "0");
-        char *now = xasprintf("%s:%d", count, state);
-        char *before = shash_find_data(&ks->reported, lsp->name);
-        shash_add_once(&seen, lsp->name, NULL);
-        if (before && !strcmp(before, now)) {
-            free(now);
-            continue;
-        }
-        enum migration_state from = MIGRATION_NONE;
-        if (before) {
-            const char *colon = strchr(before, ':');
-            if (colon && !strncmp(before, count, colon - before)
-                && strlen(count) == (size_t) (colon - before)) {
-                from = atoi(colon + 1);
-            }
-        }
-        if (ks->seeded) {
-            report(ks, lsp, from, state);
-        }
-        free(shash_replace_nocopy(&ks->reported, xstrdup(lsp->name), now));
+        report_port(ks, ctx, lsp, &seen);
     }
-    /* Forget ports that are gone. */
-    struct shash_node *node;
-    SHASH_FOR_EACH_SAFE (node, &ks->reported) {
-        if (!shash_find(&seen, node->name)) {
+
+    /* Forget what the source was waiting on once it is decided, and the
+     * reports of ports that are gone. */
+    SHASH_FOR_EACH_SAFE (node, &ks->pending) {
+        lsp = nb_port_find(ctx->nb_ix, node->name);
+        if (!lsp || !migration_in_progress(lsp)) {
             free(node->data);
+            shash_delete(&ks->pending, node);
+        }
+    }
+    SHASH_FOR_EACH_SAFE (node, &ks->reported) {
+        if (!sset_contains(&seen, node->name)) {
+            report_destroy(node->data);
             shash_delete(&ks->reported, node);
         }
     }
-    shash_destroy(&seen);
+    sset_destroy(&seen);
     /* What was there when the daemon started was reported by the daemon
      * before it. */
     ks->seeded = true;
@@ -780,8 +810,7 @@ kube_sync_run(struct kube_sync *ks, const struct attach_ctx *ctx)
     /* Also now and then: a transition refused as busy is tried again. */
     ks->next_scan = time_msec() + 1000;
 
-    decide(ks, ctx);
-    scan_reports(ks, ctx);
+    scan_ports(ks, ctx);
 }
 
 void
