@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "ovn-lm-proto.h"
+#include "test-fs.h"
 #include "test.h"
 
 static char tmp_dir[] = "/tmp/test-cni-e2e-XXXXXX";
@@ -131,14 +132,6 @@ write_file(const char *path, const char *content)
         exit(1);
     }
     free(tmp);
-}
-
-static bool
-exists(const char *path)
-{
-    struct stat st;
-
-    return !lstat(path, &st);
 }
 
 /* The fake daemon: one connection at a time, as ovn-lm-proto.h says. */
@@ -332,24 +325,6 @@ set_reply(const char *reply)
     write_file(reply_path, reply);
 }
 
-static int
-count_temp_files(const char *dir)
-{
-    struct dirent *de;
-    int n = 0;
-    DIR *d = opendir(dir);
-
-    while (d && (de = readdir(d))) {
-        if (!strncmp(de->d_name, ".tmp-", 5)) {
-            n++;
-        }
-    }
-    if (d) {
-        closedir(d);
-    }
-    return n;
-}
-
 /* Runs 'cmd' for attachment c1/eth0 with 'config' and checks the exit
  * status and exact stdout ('out' without the trailing newline, NULL for
  * none). */
@@ -447,7 +422,7 @@ test_errors(void)
     check_run("bad mtu", "ADD", NULL, autofree(conf("1.0.0", ",\"mtu\":1")), 1,
               "{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"\\\"mtu\\\" "
               "must be an integer from 68 to 65535, not 1\"}");
-    TEST_CHECK(!exists(request_path));
+    TEST_CHECK(!test_exists(request_path));
 
     test_case("GC on 1.0.0");
     env_init(&e, "GC", NULL, NULL, NULL, NULL);
@@ -468,7 +443,7 @@ test_errors(void)
                 "CNI_NETNS\"}\n");
     run_free(&r);
     env_free(&e);
-    TEST_CHECK(!exists(request_path));
+    TEST_CHECK(!test_exists(request_path));
     free(c10);
     free(c031);
 }
@@ -491,7 +466,7 @@ test_add(void)
               "\"ips\":[{\"interface\":0,\"address\":\"10.0.0.5/24\","
               "\"gateway\":\"10.0.0.1\"}],\"routes\":[{\"dst\":\"0.0.0.0/0\","
               "\"gw\":\"10.0.0.1\"}]}");
-    TEST_CHECK(exists(rec));
+    TEST_CHECK(test_exists(rec));
 
     /* What the daemon got. */
     test_case("ADD request");
@@ -551,21 +526,21 @@ test_add(void)
     check_run("ADD of an existing attachment refused", "ADD", NULL, c, 1,
               "{\"cniVersion\":\"1.0.0\",\"code\":100,\"msg\":\"address in "
               "use\",\"details\":\"10.0.0.5 is held by p2\"}");
-    TEST_CHECK(exists(rec));
+    TEST_CHECK(test_exists(rec));
 
     /* The daemon refuses a new attachment: the record goes. */
     TEST_CHECK(!unlink(rec));
     check_run("ADD refused by the daemon", "ADD", NULL, c, 1,
               "{\"cniVersion\":\"1.0.0\",\"code\":100,\"msg\":\"address in "
               "use\",\"details\":\"10.0.0.5 is held by p2\"}");
-    TEST_CHECK(!exists(rec));
+    TEST_CHECK(!test_exists(rec));
 
     /* The request left, no answer came: the record stays. */
     set_reply("!close");
     check_run("ADD, daemon closes without a reply", "ADD", NULL, c, 1,
               unreachable(sock_path, "connection closed without a reply",
                           NULL));
-    TEST_CHECK(exists(rec));
+    TEST_CHECK(test_exists(rec));
     unlink(rec);
 
     set_reply("this is not JSON");
@@ -574,7 +549,7 @@ test_add(void)
               "from the daemon: daemon reply: invalid JSON at byte 0: invalid "
               "literal\",\"details\":\"the reply of ovn-controller-ext does "
               "not follow the ovn-lm protocol\"}");
-    TEST_CHECK(exists(rec));
+    TEST_CHECK(test_exists(rec));
     unlink(rec);
 
     set_reply("{\"result\":{\"ips\":[{\"address\":\"10.0.0.5\"}]}}");
@@ -582,14 +557,14 @@ test_add(void)
               "{\"cniVersion\":\"1.0.0\",\"code\":5,\"msg\":\"result "
               "\\\"ips[0].address\\\" is missing or invalid\",\"details\":"
               "\"the daemon's ADD result is malformed\"}");
-    TEST_CHECK(exists(rec));
+    TEST_CHECK(test_exists(rec));
     unlink(rec);
 
     set_reply("!big");
     check_run("ADD, oversized reply", "ADD", NULL, c, 1,
               "{\"cniVersion\":\"1.0.0\",\"code\":5,\"msg\":\"invalid reply "
               "from the daemon: more than 1048576 bytes\"}");
-    TEST_CHECK(exists(rec));
+    TEST_CHECK(test_exists(rec));
     unlink(rec);
     free(c);
 
@@ -597,7 +572,7 @@ test_add(void)
     c = conf_at(missing_sock, "1.0.0", NULL);
     check_run("ADD, daemon not running", "ADD", NULL, c, 1,
               unreachable(missing_sock, "No such file or directory", NULL));
-    TEST_CHECK(!exists(rec));
+    TEST_CHECK(!test_exists(rec));
     free(c);
 
     free(rec);
@@ -615,7 +590,7 @@ test_add_timeout(void)
     check_run("ADD, daemon never answers", "ADD", NULL, c, 1,
               unreachable(sock_path, "Connection timed out", NULL));
     TEST_CHECK(time(NULL) - start >= 14);
-    TEST_CHECK(exists(rec));
+    TEST_CHECK(test_exists(rec));
     unlink(rec);
     free(c);
     free(rec);
@@ -637,7 +612,7 @@ test_del(void)
               "\"/run/netns/p1\"}],\"ips\":[{\"interface\":0,\"address\":"
               "\"10.0.0.5/24\",\"gateway\":\"10.0.0.1\"}],\"routes\":"
               "[{\"dst\":\"0.0.0.0/0\",\"gw\":\"10.0.0.1\"}]}");
-    TEST_CHECK(exists(rec));
+    TEST_CHECK(test_exists(rec));
 
     /* Daemon down, record there: try again later. */
     check_run("DEL, daemon down, record exists", "DEL", NULL, offline, 1,
@@ -645,18 +620,18 @@ test_del(void)
                           autofree(xasprintf("the attachment record %s "
                                              "exists, so the attachment may "
                                              "still be in place", rec))));
-    TEST_CHECK(exists(rec));
+    TEST_CHECK(test_exists(rec));
 
     set_reply("{\"error\":{\"code\":101,\"msg\":\"OVN NB transaction "
               "failed\"}}");
     check_run("DEL refused by the daemon", "DEL", NULL, c, 1,
               "{\"cniVersion\":\"1.0.0\",\"code\":101,\"msg\":\"OVN NB "
               "transaction failed\"}");
-    TEST_CHECK(exists(rec));
+    TEST_CHECK(test_exists(rec));
 
     set_reply("{\"result\":{}}");
     check_run("DEL", "DEL", NULL, c, 0, NULL);
-    TEST_CHECK(!exists(rec));
+    TEST_CHECK(!test_exists(rec));
     test_case("DEL request");
     request = read_file(request_path);
     req = request ? cJSON_Parse(request) : NULL;
@@ -694,7 +669,7 @@ test_check_status(void)
 
     set_reply("{\"result\":{}}");
     check_run("CHECK", "CHECK", NULL, c, 0, NULL);
-    TEST_CHECK(exists(request_path));
+    TEST_CHECK(test_exists(request_path));
     check_run("CHECK, daemon down", "CHECK", NULL, offline, 1,
               unreachable(missing_sock, "No such file or directory", NULL));
     check_run("CHECK without prevResult", "CHECK", NULL,
@@ -756,14 +731,14 @@ test_gc(void)
     run_free(&r);
     env_free(&e);
     test_case("GC setup");
-    TEST_CHECK(exists(a) && exists(b));
+    TEST_CHECK(test_exists(a) && test_exists(b));
 
     env_init(&e, "GC", NULL, NULL, NULL, NULL);
     test_case("GC, daemon down");
     run_plugin(e.vars, offline, &r);
     TEST_EQ_INT(r.status, 1);
     TEST_CONTAINS(r.out, "\"code\":11");
-    TEST_CHECK(exists(a) && exists(b));
+    TEST_CHECK(test_exists(a) && test_exists(b));
     run_free(&r);
 
     test_case("GC");
@@ -771,8 +746,8 @@ test_gc(void)
     run_plugin(e.vars, c, &r);
     TEST_EQ_INT(r.status, 0);
     TEST_EQ_STR(r.out, "");
-    TEST_CHECK(exists(a));
-    TEST_CHECK(!exists(b));
+    TEST_CHECK(test_exists(a));
+    TEST_CHECK(!test_exists(b));
     run_free(&r);
     env_free(&e);
 
@@ -791,23 +766,13 @@ test_gc(void)
     free(request);
 
     test_case("no temporary files left");
-    TEST_EQ_INT(count_temp_files(net1), 0);
+    TEST_EQ_INT(test_count_temp_files(net1), 0);
 
     free(a);
     free(b);
     free(net1);
     free(c);
     free(offline);
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-             struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path);
 }
 
 int
@@ -839,7 +804,7 @@ main(int argc, char *argv[])
 
     kill(daemon_pid, SIGTERM);
     waitpid(daemon_pid, NULL, 0);
-    nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_remove_tree(tmp_dir);
     autofree_all();
     free(sock_path);
     free(missing_sock);

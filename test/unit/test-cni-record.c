@@ -13,17 +13,10 @@
 #include <unistd.h>
 
 #include "cni-record.h"
+#include "test-fs.h"
 #include "test.h"
 
 static char base[] = "/tmp/test-cni-record-XXXXXX";
-
-static bool
-exists(const char *path)
-{
-    struct stat st;
-
-    return !lstat(path, &st);
-}
 
 static char *
 path_of(const char *rel)
@@ -32,24 +25,6 @@ path_of(const char *rel)
 
     sprintf(p, "%s/%s", base, rel);
     return p;
-}
-
-static int
-count_temp_files(const char *dir)
-{
-    struct dirent *de;
-    int n = 0;
-    DIR *d = opendir(dir);
-
-    while (d && (de = readdir(d))) {
-        if (!strncmp(de->d_name, ".tmp-", 5)) {
-            n++;
-        }
-    }
-    if (d) {
-        closedir(d);
-    }
-    return n;
 }
 
 static void
@@ -81,7 +56,7 @@ test_write_remove(void)
     TEST_CHECK(!stat(dir, &st) && (st.st_mode & 0777) == 0700);
     TEST_CHECK(!stat(rec, &st) && (st.st_mode & 0777) == 0600
                && S_ISREG(st.st_mode));
-    TEST_EQ_INT(count_temp_files(dir), 0);
+    TEST_EQ_INT(test_count_temp_files(dir), 0);
 
     f = fopen(rec, "r");
     if (TEST_CHECK(f)) {
@@ -112,11 +87,11 @@ test_write_remove(void)
 
     test_case("rewrite");
     TEST_EQ_INT(cni_record_write(state, "net1", "c1", "eth0", ""), 0);
-    TEST_EQ_INT(count_temp_files(dir), 0);
+    TEST_EQ_INT(test_count_temp_files(dir), 0);
 
     test_case("remove");
     TEST_EQ_INT(cni_record_remove(state, "net1", "c1", "eth0"), 0);
-    TEST_CHECK(!exists(rec));
+    TEST_CHECK(!test_exists(rec));
     TEST_EQ_INT(cni_record_remove(state, "net1", "c1", "eth0"), 0);
     TEST_EQ_INT(cni_record_remove(state, "nonet", "c1", "eth0"), 0);
     TEST_EQ_INT(cni_record_exists(state, "net1", "c1", "eth0", &there), 0);
@@ -190,14 +165,14 @@ test_gc(void)
         char *p = path_of(kept[i]);
 
         test_case(kept[i]);
-        TEST_CHECK(exists(p));
+        TEST_CHECK(test_exists(p));
         free(p);
     }
     for (size_t i = 0; i < sizeof removed / sizeof *removed; i++) {
         char *p = path_of(removed[i]);
 
         test_case(removed[i]);
-        TEST_CHECK(!exists(p));
+        TEST_CHECK(!test_exists(p));
         free(p);
     }
 
@@ -208,11 +183,11 @@ test_gc(void)
     cJSON_Delete(valid);
     valid = cJSON_CreateArray();
     TEST_EQ_INT(cni_record_gc(state, "net1", valid, &failed), 0);
-    TEST_EQ_INT(count_temp_files(dir), 0);
+    TEST_EQ_INT(test_count_temp_files(dir), 0);
     char *readme = path_of("gc/net1/README");
     char *a = path_of("gc/net1/a:eth0");
-    TEST_CHECK(exists(readme));
-    TEST_CHECK(!exists(a));
+    TEST_CHECK(test_exists(readme));
+    TEST_CHECK(!test_exists(a));
     free(readme);
     free(a);
 
@@ -220,16 +195,6 @@ test_gc(void)
     free(state);
     free(dir);
     test_case(NULL);
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-             struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path);
 }
 
 int
@@ -242,6 +207,6 @@ main(void)
     test_write_remove();
     test_errors();
     test_gc();
-    nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_remove_tree(base);
     return test_summary();
 }

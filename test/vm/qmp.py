@@ -37,6 +37,7 @@ a line (times in ms, timestamps in seconds since the epoch):
   source_status     query-status of the source at the end (postmigrate)
 """
 
+import argparse
 import json
 import os
 import select
@@ -124,15 +125,6 @@ class QMP:
         return None
 
 
-def opt(args, name, default, conv=float):
-    if name in args:
-        i = args.index(name)
-        val = conv(args[i + 1])
-        del args[i:i + 2]
-        return val
-    return default
-
-
 def wait_status(sock, states, timeout):
     deadline = time.monotonic() + timeout
     last = None
@@ -153,12 +145,14 @@ def wait_status(sock, states, timeout):
 
 
 def migrate(src_sock, dst_sock, uri, args):
-    downtime_limit = opt(args, "--downtime-limit", 300, int)
-    max_bw = opt(args, "--max-bandwidth", 10 * 1024 ** 3, int)
-    timeout = opt(args, "--timeout", 120.0)
-    target_timeout = opt(args, "--target-timeout", 10.0)
-    if args:
-        raise QMPError(f"unknown arguments: {args}")
+    p = argparse.ArgumentParser(prog="qmp.py migrate")
+    p.add_argument("--downtime-limit", type=int, default=300)
+    p.add_argument("--max-bandwidth", type=int, default=10 * 1024 ** 3)
+    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--target-timeout", type=float, default=10.0)
+    o = p.parse_args(args)
+    downtime_limit, max_bw = o.downtime_limit, o.max_bandwidth
+    timeout, target_timeout = o.timeout, o.target_timeout
 
     src = QMP(src_sock)
     dst = QMP(dst_sock)
@@ -277,8 +271,11 @@ def main(argv):
             print(q.cmd("query-status")["status"])
             q.close()
         elif verb == "wait-status":
-            timeout = opt(rest, "--timeout", 30.0)
-            print(wait_status(sock, rest[0].split(","), timeout))
+            p = argparse.ArgumentParser(prog="qmp.py SOCK wait-status")
+            p.add_argument("states")
+            p.add_argument("--timeout", type=float, default=30.0)
+            o = p.parse_args(rest)
+            print(wait_status(sock, o.states.split(","), o.timeout))
         else:
             print(__doc__, file=sys.stderr)
             return 2

@@ -26,6 +26,7 @@ Summary keys:
   error              what broke the connection, if anything
 """
 
+import argparse
 import json
 import os
 import select
@@ -34,15 +35,6 @@ import sys
 import time
 
 MAX_DURATION = 600.0
-
-
-def opt(args, name, default, conv=float):
-    if name in args:
-        i = args.index(name)
-        val = conv(args[i + 1])
-        del args[i:i + 2]
-        return val
-    return default
 
 
 class Gaps:
@@ -83,10 +75,15 @@ def should_stop(stop_file, deadline):
 
 
 def tcp_echo(host, port, args):
-    interval = opt(args, "--interval-ms", 10.0) / 1000
-    duration = min(opt(args, "--duration", 60.0), MAX_DURATION)
-    stop_file = opt(args, "--stop-file", None, str)
-    out = opt(args, "--out", None, str)
+    p = argparse.ArgumentParser(prog="traffic.py tcp-echo HOST PORT")
+    p.add_argument("--interval-ms", type=float, default=10.0)
+    p.add_argument("--duration", type=float, default=60.0)
+    p.add_argument("--stop-file")
+    p.add_argument("--out")
+    o = p.parse_args(args)
+    interval = o.interval_ms / 1000
+    duration = min(o.duration, MAX_DURATION)
+    stop_file, out = o.stop_file, o.out
     deadline = time.monotonic() + duration
     res = {"mode": "tcp-echo", "ok": False, "sent": 0, "received": 0,
            "bad": 0, "error": None}
