@@ -19,6 +19,9 @@ PACKAGES=(
     curl openssl                # test/k8s: the API stand-in's checks, its PKI.
     containernetworking-plugins # Reference "bridge" plugin, for benchmarks.
     podman runc busybox-static  # A real CNI client, end to end.
+    # The kubelet's path (test/e2e/containerd-cri.sh): containerd's CRI,
+    # driven over gRPC by a client generated from the CRI's api.proto.
+    containerd python3-grpcio python3-grpc-tools
     qemu-system-x86 cpio kmod libc6-dev # Real QEMU live migration (test/vm).
     librsvg2-bin                # The probe's timeline as PNG.
 )
@@ -51,3 +54,7 @@ if ((${#missing[@]})); then
     [[ $had_policy == 1 ]] || rm -f /usr/sbin/policy-rc.d
     rm -f /usr/sbin/policy-rc.d.ovn-lm
 fi
+
+# The CRI's api.proto: not in Debian 12; unpacked from Debian unstable's
+# golang-k8s-cri-api-dev through a private apt configuration.
+"$(dirname "$0")/get-cri-api.sh"
