@@ -24,6 +24,7 @@ typedef void cni_server_request_cb(struct cni_server_conn *conn,
 int cni_server_create(struct uv_loop_s *, const char *path,
                       unsigned int mode, cni_server_request_cb *, void *aux,
                       struct cni_server **);
+void cni_server_stop(struct cni_server *);
 void cni_server_destroy(struct cni_server *);
 void cni_server_reply(struct cni_server_conn *, char *response);
 unsigned int cni_server_n_conns(const struct cni_server *);
