@@ -6,6 +6,11 @@
  * The server owns connections; a handler owns the request it is given and
  * must call cni_server_reply() exactly once per connection, even if the
  * client is gone by then (the reply is then dropped).
+ *
+ * cni_server_stop() removes the socket file and stops accepting, for a
+ * daemon that drains before it exits; connections already accepted carry
+ * on.  cni_server_destroy() frees the server from a libuv close callback:
+ * run the loop afterwards until it has nothing left.
  */
 #ifndef CNI_SERVER_H
 #define CNI_SERVER_H 1

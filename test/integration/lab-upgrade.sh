@@ -172,10 +172,10 @@ for ((i = 1; i <= NB; i++)); do
     if [ "$(cni_code)" != 11 ]; then
         other=$((other + 1))
         echo "ADD u$i: $out"
-    elif [[ $msg == "cannot reach "* ]]; then
-        refused=$((refused + 1))
     elif [[ $msg == *"closed the connection"* || $msg == *"without a reply"* ]]; then
         cut=$((cut + 1))
+    elif [[ $msg == "cannot reach "* ]]; then
+        refused=$((refused + 1))
     else
         aborted=$((aborted + 1))
         echo "ADD u$i: $msg"
