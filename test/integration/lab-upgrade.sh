@@ -90,12 +90,12 @@ fg_reap() {
     unset "FG_PID[$n]"
     t_check "daemon $n exits with status 0 on SIGTERM (is $rc)" [ "$rc" = 0 ]
     t_check "daemon $n exits within its drain timeout (${FG_MS} ms of $limit${min:+, at least $min})" \
-        [ "$FG_MS" -le $((limit + 1000)) ] && [ "$FG_MS" -ge "$min" ]
+        [ "$FG_MS" -le $((limit + 1000)) -a "$FG_MS" -ge "$min" ]
     t_check "daemon $n removed its CNI socket file" \
         [ ! -e "$(lab_var "LAB_H${n}_DAEMON_SOCK")" ]
     t_check "daemon $n removed its unixctl socket and pidfile" \
-        [ ! -e "$(lab_var "LAB_H${n}_DAEMON_CTL")" ] && \
-        [ ! -e "$(lab_var "LAB_H${n}_DAEMON_PIDFILE")" ]
+        [ ! -e "$(lab_var "LAB_H${n}_DAEMON_CTL")" -a \
+        ! -e "$(lab_var "LAB_H${n}_DAEMON_PIDFILE")" ]
 }
 
 fg_term() { fg_kill "$1" && fg_reap "$1"; }     # fg_term N: both
@@ -236,7 +236,7 @@ iface_ids=$(lab_vsctl 1 --bare --columns=external_ids find Interface \
 t_check "no logical port created twice ($dups)" [ "$dups" = 0 ]
 t_check "no logical port lost or held by the wrong sandbox ($lost)" [ "$lost" = 0 ]
 t_check "$NB OVS ports on chassis 1, one per logical port (is $nports${iface_ids:+, shared: $iface_ids})" \
-    [ "$nports" = "$NB" ] && [ -z "$iface_ids" ]
+    [ "$nports" = "$NB" -a -z "$iface_ids" ]
 t_check "$NB distinct pod addresses" \
     [ "$(printf '%s\n' "${ips[@]}" | grep -v none | sort -u | grep -c .)" = "$NB" ]
 t_check "every pod reachable from the client ($unreach not)" [ "$unreach" = 0 ]
@@ -282,7 +282,7 @@ cni_run ADD cid-s2 "$ns2" eth0 "K8S_POD_NAMESPACE=default;K8S_POD_NAME=s2" \
     "$CONF1"
 ms=$(($(lab_now_ms) - t0))
 t_check "a new ADD while draining gets code 11 at once ($ms ms: $(json_get "$CNI_OUT" 'j.get("msg")' 2>/dev/null))" \
-    [ "$(cni_code)" = 11 ] && [ "$ms" -lt 1000 ]
+    [ "$(cni_code)" = 11 -a "$ms" -lt 1000 ]
 t_check "... and leaves no record" [ ! -e "$LAB_DIR/cni-state/ovnlm/cid-s2:eth0" ]
 if t0=$(cpu_ticks "$pid1"); then
     sleep 1
@@ -298,7 +298,7 @@ wait "$adder"
 { read -r rc; out=$(cat); } <"$LAB_DIR/s1.out"
 CNI_OUT=$out
 t_check "the unfinished ADD is answered 11 at the drain timeout ($(json_get "$out" 'j.get("msg")' 2>/dev/null))" \
-    [ "$(cni_code)" = 11 ] && [[ $out == *"drain timeout"* ]]
+    bash -c '[ "$1" = 11 ] && [[ $2 == *"drain timeout"* ]]' _ "$(cni_code)" "$out"
 t_check "... and the plugin keeps its attachment record" \
     [ -e "$LAB_DIR/cni-state/ovnlm/cid-s1:eth0" ]
 kill -CONT "$OVNC1"
@@ -334,7 +334,8 @@ wait "$appctl"
 rc=$?
 kill -CONT "$NBPID"
 t_check "the pending command is answered, with an error, before the exit ($(cat "$LAB_DIR/appctl.err"))" \
-    [ "$rc" != 0 ] && grep -q 'exiting' "$LAB_DIR/appctl.err"
+    bash -c '[ "$1" != 0 ] && grep -q "not confirmed: ovn-controller-ext is exiting" "$2"' \
+    _ "$rc" "$LAB_DIR/appctl.err"
 fg_reap 2 2800
 fg_start 2
 t_check "the migration is activated or completed, nothing else ($(mig_state "$VM"))" \
