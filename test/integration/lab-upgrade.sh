@@ -103,6 +103,18 @@ fg_term() { fg_kill "$1" && fg_reap "$1"; }     # fg_term N: both
 # upgrade N: SIGTERM to daemon N, then the new daemon.
 upgrade() { fg_term "$1"; fg_start "$1"; }
 
+# A socket that cannot be made: the daemon says so and exits 1 (under a
+# sanitizer: without touching the freed server, which it once did).
+t_begin socket-error
+err=$(lab_exec_chassis 1 "$LAB_DAEMON" --ovs-db="unix:$LAB_H1_DIR/db.sock" \
+    --socket="$LAB_DIR/nonexistent/ovn-lm.sock" --unixctl="$LAB_DIR/bad.ctl" \
+    --metrics-address=none 2>&1 >/dev/null)
+rc=$?
+t_check "a socket in a missing directory: exit 1 ($rc), the path named" \
+    bash -c '[ "$1" = 1 ] && grep -q "cannot serve CNI requests on $2" <<<"$3"' \
+    _ "$rc" "$LAB_DIR/nonexistent/ovn-lm.sock" "$err"
+
+t_begin setup
 fg_adopt 1
 fg_adopt 2
 cni_add_pod 3 client >/dev/null || t_fail "ADD client"
