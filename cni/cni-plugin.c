@@ -7,7 +7,11 @@
  * daemon cannot be reached depends on the command:
  *
  *   ADD     11.  The attachment record written before sending stays if
- *           the request left, since the daemon may have acted on it.
+ *           the request left, since the daemon may have acted on it (the
+ *           connection closed mid-request: a daemon that exited or died).
+ *           So does it when the daemon itself answers 11: "try again
+ *           later" is not final, a draining daemon gives it for an ADD it
+ *           could not finish, and leaves what it did for the retry.
  *   DEL     success if there is no attachment record (nothing was ever
  *           created), otherwise 11.
  *   CHECK   11.
@@ -117,16 +121,19 @@ remove_record(const struct plugin_ctx *ctx)
     }
 }
 
-/* The daemon could not be reached ('error' says why): the error to report,
- * or NULL for a DEL of an attachment that was never created. */
+/* The daemon could not be reached or did not answer ('error' says why;
+ * 'sent': whether the request left): the error to report, or NULL for a
+ * DEL of an attachment that was never created. */
 static struct cni_error *
-daemon_unreachable(const struct plugin_ctx *ctx, int error)
+daemon_unreachable(const struct plugin_ctx *ctx, int error, bool sent)
 {
     const struct cni_conf *conf = ctx->conf;
     enum cni_env_cmd cmd = ctx->env->cmd;
     const char *why = (error == ENODATA
                        ? "connection closed without a reply"
                        : strerror(error));
+    bool cut = sent && (error == ENODATA || error == ECONNRESET
+                        || error == EPIPE);
     struct cni_error *cni_error;
     char *details = NULL;
 
@@ -143,14 +150,26 @@ daemon_unreachable(const struct plugin_ctx *ctx, int error)
                                 "attachment may still be in place", path);
         free(path);
     }
-    cni_error = cni_error_create(cmd == CNI_ENV_CMD_STATUS
-                                 ? OVN_LM_CNI_PLUGIN_NOT_AVAILABLE
-                                 : OVN_LM_CNI_TRY_AGAIN_LATER,
-                                 details ? details
-                                 : "ovn-controller-ext is not running or "
-                                   "not ready; try again later",
-                                 "cannot reach ovn-controller-ext at %s: %s",
-                                 conf->socket, why);
+    int code = (cmd == CNI_ENV_CMD_STATUS ? OVN_LM_CNI_PLUGIN_NOT_AVAILABLE
+                : OVN_LM_CNI_TRY_AGAIN_LATER);
+    if (cut) {
+        /* The daemon exited (or died) with the request in hand. */
+        cni_error = cni_error_create(code,
+                                     details ? details
+                                     : "it may be restarting, and may have "
+                                       "acted on the request; try again "
+                                       "later",
+                                     "ovn-controller-ext at %s closed the "
+                                     "connection before answering: %s",
+                                     conf->socket, why);
+    } else {
+        cni_error = cni_error_create(code,
+                                     details ? details
+                                     : "ovn-controller-ext is not running "
+                                       "or not ready; try again later",
+                                     "cannot reach ovn-controller-ext at "
+                                     "%s: %s", conf->socket, why);
+    }
     free(details);
     return cni_error;
 }
@@ -258,7 +277,7 @@ run_command(const struct plugin_ctx *ctx, cJSON *args)
                                     "invalid reply from the daemon: more "
                                     "than %d bytes", OVN_LM_MAX_MSG);
         }
-        return daemon_unreachable(ctx, rc);
+        return daemon_unreachable(ctx, rc, sent);
     }
 
     rc = cni_client_parse_reply(reply, reply_len, &result, &error);
@@ -269,7 +288,8 @@ run_command(const struct plugin_ctx *ctx, cJSON *args)
         return error;
     }
     if (error) {
-        if (is_add && !had_record) {
+        if (is_add && !had_record
+            && error->code != OVN_LM_CNI_TRY_AGAIN_LATER) {
             remove_record(ctx);
         }
         return error;

@@ -94,6 +94,7 @@ struct job {
     long long int deadline;
     long long int phase_us[N_PHASES];
     unsigned int retry_seqno;       /* Retry when the IDL moves past it. */
+    unsigned int composed_seqno;    /* IDL contents the txn was built on. */
     bool retry_armed;
     int n_retries;
 
@@ -136,6 +137,7 @@ struct attach {
     long long int next_sweep;       /* time_msec() of the next sweep. */
     struct metrics *metrics;        /* From the last attach_run(). */
     unsigned long long n_swept;
+    bool draining;                  /* No new sweeps: the daemon exits. */
 };
 
 /* How often attachments whose pod namespace is gone are looked for. */
@@ -174,20 +176,49 @@ job_destroy(struct job *job)
 void
 attach_destroy(struct attach *a)
 {
+    if (a) {
+        attach_abort(a, "it stopped before the request finished");
+        free(a);
+    }
+}
+
+/* The daemon is exiting: requests in progress go on, but no new sweep
+ * starts (one in progress finishes). */
+void
+attach_drain(struct attach *a)
+{
+    a->draining = true;
+}
+
+/* Answers every request still in progress "try again later", saying
+ * 'why', and forgets it.  What a request did so far stays in place, undone
+ * or not: an ADD is idempotent and a retry against the next daemon resumes
+ * it (the plugin keeps its attachment record on this error), a DEL's retry
+ * finishes the removal, and an undo in progress is picked up by the DEL
+ * that follows a failed ADD.  A migration's state is never changed here. */
+void
+attach_abort(struct attach *a, const char *why)
+{
     struct job *job;
 
-    if (!a) {
-        return;
-    }
     LIST_FOR_EACH_POP (job, node, &a->jobs) {
+        a->n_jobs--;
         if (job->conn) {
-            cni_server_reply(job->conn, cni_response_error(
-                                 OVN_LM_CNI_TRY_AGAIN_LATER,
-                                 "ovn-controller-ext is exiting", NULL));
+            const char *cmd = cni_command_to_string(job->req.command);
+            char *msg = xasprintf("ovn-controller-ext is exiting: %s (the "
+                                  "%s was at step %s)", why, cmd,
+                                  job_state_names[job->state]);
+            VLOG_WARN("%s %s/%s abandoned: %s", cmd, job->req.container_id,
+                      job->req.ifname, msg);
+            a->stats.n_errors[job->req.command]++;
+            job_finish(a, job, cni_response_error(
+                           OVN_LM_CNI_TRY_AGAIN_LATER, msg,
+                           "what it did so far stays in place; retry, the "
+                           "next ovn-controller-ext resumes it"));
+            free(msg);
         }
         job_destroy(job);
     }
-    free(a);
 }
 
 /* Takes over 'req' (the caller's copy is zeroed) and queues a job that will
@@ -290,22 +321,29 @@ txn_ok(enum ovsdb_idl_txn_status status)
     return status == TXN_SUCCESS || status == TXN_UNCHANGED;
 }
 
-/* Makes the job wait for 'idl' to change before it retries. */
+/* Makes the job wait for 'idl' to change before it retries: to move past
+ * the contents its transaction was composed from (job_may_retry() noted
+ * them), as ovsdb-idl.h says.  The change that made the transaction fail
+ * may have arrived before the failure did; waiting for one after that
+ * would wait for a change that already happened, and maybe forever. */
 static void
-job_arm_retry(struct job *job, struct ovsdb_idl *idl)
+job_arm_retry(struct job *job, struct ovsdb_idl *idl OVS_UNUSED)
 {
-    job->retry_seqno = ovsdb_idl_get_seqno(idl);
+    job->retry_seqno = job->composed_seqno;
     job->retry_armed = true;
     job->n_retries++;
 }
 
+/* Whether the job may (re)compose its transaction from 'idl' now. */
 static bool
 job_may_retry(struct job *job, struct ovsdb_idl *idl)
 {
-    if (job->retry_armed && ovsdb_idl_get_seqno(idl) == job->retry_seqno) {
+    unsigned int seqno = ovsdb_idl_get_seqno(idl);
+    if (job->retry_armed && seqno == job->retry_seqno) {
         return false;
     }
     job->retry_armed = false;
+    job->composed_seqno = seqno;
     return true;
 }
 
@@ -1107,14 +1145,24 @@ add_run_plumb(struct job *job, const struct attach_ctx *ctx)
         spec.gateway4.s_addr = req->conf.gateway;
     }
 
-    /* A host end left by an earlier, interrupted ADD of this attachment
+    /* An earlier ADD of this attachment that did not answer (its daemon
+     * exited at the drain timeout, or died; the runtime retries) may have
+     * left the veth plumbed and on the bridge.  If it is as this ADD wants
+     * it, keep it: ovs-vswitchd holds a port's device open and would not
+     * follow a re-created one of the same name.  Otherwise its host end
      * would make creation fail; the name is ours alone.  From here on the
      * local side is this job's to undo. */
-    job->net_created = true;
-    pod_net_del(job->host_ifname, "", "", NULL);
-
     struct pod_net_state state;
-    int err = pod_net_add(&spec, &state, &error);
+    int err = 0;
+    job->net_created = true;
+    if (ovs_port_find_port(ctx->ovs_ix, job->host_ifname)
+        && !pod_net_check_state(&spec, &state, NULL)) {
+        VLOG_INFO("%s/%s: keeping veth %s from an earlier ADD",
+                  req->container_id, req->ifname, job->host_ifname);
+    } else {
+        pod_net_del(job->host_ifname, "", "", NULL);
+        err = pod_net_add(&spec, &state, &error);
+    }
     if (err) {
         /* pod-net reports a missing namespace as ENOENT and a path that is
          * not one as EINVAL: both are a bad CNI_NETNS. */
@@ -1738,7 +1786,8 @@ attach_run(struct attach *a, const struct attach_ctx *ctx)
     struct job *job;
 
     a->metrics = ctx->metrics;
-    if (time_msec() >= a->next_sweep && idl_ready(ctx->ovs_idl)
+    if (!a->draining && time_msec() >= a->next_sweep
+        && idl_ready(ctx->ovs_idl)
         && idl_ready(ctx->nb_idl)) {
         a->next_sweep = time_msec() + ATTACH_SWEEP_INTERVAL_MS;
         attach_sweep(a);
@@ -1769,7 +1818,7 @@ attach_wait(struct attach *a, const struct attach_ctx *ctx)
 
     /* A sweep waits for both databases (attach_run()); until then the
      * IDLs wake us when they connect, and a past deadline would spin. */
-    if (idl_ready(ctx->ovs_idl) && idl_ready(ctx->nb_idl)) {
+    if (!a->draining && idl_ready(ctx->ovs_idl) && idl_ready(ctx->nb_idl)) {
         poll_timer_wait_until(a->next_sweep);
     }
 

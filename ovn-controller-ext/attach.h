@@ -59,6 +59,9 @@ void attach_wait(struct attach *, const struct attach_ctx *);
 const struct sbrec_port_binding *attach_find_port_binding(
     const struct attach_ctx *, const char *lport);
 
+void attach_drain(struct attach *);
+void attach_abort(struct attach *, const char *why);
+
 void attach_sweep(struct attach *);
 unsigned int attach_n_jobs(const struct attach *);
 void attach_format_jobs(const struct attach *, struct ds *);

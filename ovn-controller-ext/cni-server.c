@@ -21,6 +21,11 @@ VLOG_DEFINE_THIS_MODULE(cni_server);
 struct cni_server {
     uv_pipe_t pipe;
     char *path;
+    dev_t dev;                  /* The socket file's, as bound. */
+    ino_t ino;
+    bool listening;             /* 'pipe' open (not yet stopped). */
+    bool pipe_closed;           /* 'pipe''s close callback ran. */
+    bool destroyed;             /* Free once 'pipe' is closed. */
     cni_server_request_cb *cb;
     void *aux;
     struct ovs_list conns;      /* Contains "struct cni_server_conn"s. */
@@ -166,6 +171,24 @@ connection_cb(uv_stream_t *listener, int status)
     }
 }
 
+static void
+server_free(struct cni_server *server)
+{
+    free(server->path);
+    free(server);
+}
+
+static void
+server_closed_cb(uv_handle_t *handle)
+{
+    struct cni_server *server = handle->data;
+
+    server->pipe_closed = true;
+    if (server->destroyed) {
+        server_free(server);
+    }
+}
+
 /* Creates a server listening on the unix socket 'path' (replacing a stale
  * socket file), with file mode 'mode'.  Returns 0 or a positive errno. */
 int
@@ -198,29 +221,66 @@ cni_server_create(uv_loop_t *loop, const char *path, unsigned int mode,
     if (!error && chmod(path, mode)) {
         error = -errno;
     }
+    if (!error && stat(path, &st)) {
+        error = -errno;
+    }
     if (!error) {
+        server->dev = st.st_dev;
+        server->ino = st.st_ino;
         error = uv_listen((uv_stream_t *) &server->pipe, 128, connection_cb);
     }
     if (error) {
         VLOG_ERR("%s: cannot listen: %s", path, uv_strerror(error));
-        uv_close((uv_handle_t *) &server->pipe, NULL);
-        free(server->path);
-        free(server);
+        /* libuv still refers to the handle until its close callback: the
+         * server is freed there, by the caller's next uv_run(). */
+        server->destroyed = true;
+        uv_close((uv_handle_t *) &server->pipe, server_closed_cb);
         return -error;
     }
+    server->listening = true;
     VLOG_INFO("listening for CNI requests on %s", path);
     *serverp = server;
     return 0;
 }
 
+/* Removes the socket file if it is still the one this server bound: a
+ * daemon started while this one drains may have bound a new one there. */
 static void
-server_closed_cb(uv_handle_t *handle)
+server_unlink(struct cni_server *server)
 {
-    free(handle->data);
+    struct stat st;
+
+    if (!lstat(server->path, &st) && S_ISSOCK(st.st_mode)
+        && st.st_dev == server->dev && st.st_ino == server->ino) {
+        unlink(server->path);
+    }
 }
 
-/* Stops listening and drops connections that were not dispatched.
- * Dispatched connections stay alive until replied to. */
+/* Stops taking connections: removes the socket file, so that clients fail
+ * to connect at once (ENOENT) instead of queueing, and closes the
+ * listening socket.  Connections already accepted go on: their requests
+ * are read, dispatched and answered as usual.  Call from outside libuv's
+ * callbacks: it runs the loop once to accept what the listen queue still
+ * holds, connections the clients think are made. */
+void
+cni_server_stop(struct cni_server *server)
+{
+    if (!server || !server->listening) {
+        return;
+    }
+    server_unlink(server);
+    uv_run(server->pipe.loop, UV_RUN_NOWAIT);
+    server->listening = false;
+    uv_close((uv_handle_t *) &server->pipe, server_closed_cb);
+    VLOG_INFO("%s: no longer accepting CNI connections (%u open)",
+              server->path, server->n_conns);
+}
+
+
+/* Stops listening (if cni_server_stop() did not) and drops connections
+ * that were not dispatched.  Dispatched connections stay alive until
+ * replied to.  The memory goes in a close callback, so the caller must run
+ * the loop afterwards. */
 void
 cni_server_destroy(struct cni_server *server)
 {
@@ -237,9 +297,17 @@ cni_server_destroy(struct cni_server *server)
             conn_close(conn);
         }
     }
-    unlink(server->path);
-    free(server->path);
-    uv_close((uv_handle_t *) &server->pipe, server_closed_cb);
+    if (server->listening) {
+        server_unlink(server);
+        server->listening = false;
+    }
+    server->destroyed = true;
+    if (!uv_is_closing((uv_handle_t *) &server->pipe)) {
+        uv_close((uv_handle_t *) &server->pipe, server_closed_cb);
+    } else if (server->pipe_closed) {
+        server_free(server);
+    }
+    /* Otherwise server_closed_cb() frees it. */
 }
 
 static void

@@ -328,18 +328,50 @@ op_destroy(struct migration_op *op)
     }
 }
 
+/* How many transactions (transitions, control commands, notes) are in
+ * flight. */
+size_t
+migration_n_pending(const struct migration *m)
+{
+    return ovs_list_size(&m->ops);
+}
+
+/* The daemon exits before the transactions in flight were confirmed:
+ * answers the control commands waiting for them, saying 'why', and forgets
+ * them.  Nothing is rolled back or completed for the exit: a transaction
+ * already sent may still commit, and either way the port's external_ids
+ * say where the migration stands for the next daemon. */
+void
+migration_abort(struct migration *m, const char *why)
+{
+    struct migration_op *op;
+
+    LIST_FOR_EACH_POP (op, node, &m->ops) {
+        VLOG_WARN("%s: migration %s not confirmed: %s", op->lport, op->what,
+                  why);
+        if (op->conn) {
+            char *msg = xasprintf("%s of %s not confirmed: "
+                                  "ovn-controller-ext is exiting (%s); the "
+                                  "Northbound database may still commit it "
+                                  "(see ovn-lm/migrations)", op->what,
+                                  op->lport, why);
+            unixctl_command_reply_error(op->conn, msg);
+            free(msg);
+            op->conn = NULL;
+        }
+        op_destroy(op);
+    }
+}
+
 void
 migration_destroy(struct migration *m)
 {
-    struct migration_op *op;
     struct shash_node *node;
 
     if (!m) {
         return;
     }
-    LIST_FOR_EACH_POP (op, node, &m->ops) {
-        op_destroy(op);
-    }
+    migration_abort(m, "it stopped");
     SHASH_FOR_EACH_SAFE (node, &m->watches) {
         watch_destroy(node->data);
         shash_delete(&m->watches, node);

@@ -22,6 +22,7 @@
 #define MIGRATION_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct attach_ctx;
@@ -109,6 +110,8 @@ int migration_request(struct migration *, const struct attach_ctx *,
                       const char *why, struct unixctl_conn *,
                       char **errorp);
 bool migration_busy(const struct migration *, const char *lport);
+size_t migration_n_pending(const struct migration *);
+void migration_abort(struct migration *, const char *why);
 
 void migration_unixctl_register(struct migration *,
                                 const struct attach_ctx *(*get_ctx)(void *),

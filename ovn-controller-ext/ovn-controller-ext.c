@@ -7,12 +7,20 @@
  * unixctl live there) and libuv, which serves the CNI socket, is embedded in
  * it: each pass runs libuv without blocking and then waits on libuv's
  * backend fd and timeout along with everything else.
+ *
+ * SIGTERM (how Kubernetes stops a pod), SIGINT and `ovs-appctl exit` all
+ * drain: the CNI socket goes away at once, so that new requests fail to
+ * connect and the runtime retries them against the next daemon, while
+ * the requests already accepted and the migration transactions in flight
+ * finish, for up to --drain-timeout; what is left then is answered "try
+ * again later" and left in place for the next daemon to resume.
  */
 #include <config.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +56,12 @@
 
 VLOG_DEFINE_THIS_MODULE(ovn_controller_ext);
 
+/* Seconds.  An ADD may wait readyTimeout (20 s in manifests/configmap.yaml)
+ * for ovn-installed, and the kubelet sends SIGKILL after the pod's
+ * terminationGracePeriodSeconds (30 in manifests/daemonset.yaml): room for
+ * the first, a margin before the second. */
+#define EXT_DRAIN_TIMEOUT_DEFAULT 25
+
 /* Command-line settings. */
 struct ext_options {
     char *ovs_remote;
@@ -58,6 +72,7 @@ struct ext_options {
     char *chassis;              /* NULL: external_ids:system-id. */
     char *unixctl_path;
     long long int migration_timeout_ms;
+    long long int drain_timeout_ms;
     char *metrics_address;      /* NULL: no metrics. */
 
     /* Kubernetes. */
@@ -90,7 +105,14 @@ struct ext_daemon {
     char *bridge;
     int default_mtu;
     unsigned int ovs_seqno;     /* Open_vSwitch contents last looked at. */
-    bool exiting;
+
+    /* Exit. */
+    uv_signal_t sigterm, sigint;
+    const char *exit_reason;    /* Asked to exit, by what; NULL: not yet. */
+    bool exiting;               /* Draining. */
+    long long int drain_start;  /* time_msec() at the request. */
+    long long int drain_deadline;
+    unsigned int drain_n_jobs;  /* Requests in progress at the request. */
 };
 
 static void parse_options(int argc, char *argv[], struct ext_options *);
@@ -115,14 +137,90 @@ cni_request_cb(struct cni_server_conn *conn, const char *buf, size_t len,
         cni_request_destroy(&req);
         return;
     }
-    if (d->exiting) {
-        cni_server_reply(conn, cni_response_error(
-                             OVN_LM_CNI_TRY_AGAIN_LATER,
-                             "ovn-controller-ext is exiting", NULL));
-        cni_request_destroy(&req);
+    /* While draining too: the connection was accepted before the socket
+     * went away, so the request is one in flight. */
+    attach_submit(d->attach, conn, &req);
+}
+
+static void
+signal_cb(uv_signal_t *handle, int signum)
+{
+    struct ext_daemon *d = handle->data;
+
+    if (!d->exit_reason) {
+        d->exit_reason = signum == SIGTERM ? "SIGTERM" : "SIGINT";
+    } else {
+        VLOG_INFO("%s: already exiting, %u requests left (SIGKILL stops at "
+                  "once)", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+                  attach_n_jobs(d->attach));
+    }
+}
+
+/* Takes SIGTERM and SIGINT from OVS's fatal-signal module, which would
+ * exit from the next poll_block() without a drain.  libuv's handler only
+ * wakes the loop; signal_cb() runs from uv_run(). */
+static void
+signals_init(struct ext_daemon *d)
+{
+    uv_signal_t *handles[] = { &d->sigterm, &d->sigint };
+    int signums[] = { SIGTERM, SIGINT };
+
+    for (size_t i = 0; i < ARRAY_SIZE(handles); i++) {
+        uv_signal_init(&d->loop, handles[i]);
+        handles[i]->data = d;
+        int error = uv_signal_start(handles[i], signal_cb, signums[i]);
+        if (error) {
+            ovs_fatal(0, "cannot handle signal %d: %s", signums[i],
+                      uv_strerror(error));
+        }
+    }
+}
+
+/* Starts the drain once something asked the daemon to exit. */
+static void
+drain_begin(struct ext_daemon *d)
+{
+    if (!d->exit_reason || d->exiting) {
         return;
     }
-    attach_submit(d->attach, conn, &req);
+    d->exiting = true;
+    d->drain_start = time_msec();
+    d->drain_deadline = d->drain_start + d->opts.drain_timeout_ms;
+    cni_server_stop(d->server);
+    attach_drain(d->attach);
+    d->drain_n_jobs = attach_n_jobs(d->attach);
+    VLOG_INFO("%s: exiting: finishing %u requests and %"PRIuSIZE" migration "
+              "transactions, for up to %.1f s", d->exit_reason,
+              d->drain_n_jobs, migration_n_pending(d->migration),
+              d->opts.drain_timeout_ms / 1000.0);
+}
+
+/* Whether the drain is over: nothing in flight, every reply written. */
+static bool
+drain_done(const struct ext_daemon *d)
+{
+    return (!attach_n_jobs(d->attach)
+            && !migration_n_pending(d->migration)
+            && !cni_server_n_conns(d->server));
+}
+
+/* Lets libuv finish what the loop still holds (replies being written,
+ * handles being closed: their close callbacks free them), for a second at
+ * most, then closes whatever is left. */
+static void
+ext_loop_finish(uv_loop_t *loop)
+{
+    long long int deadline = time_msec() + 1000;
+
+    while (uv_run(loop, UV_RUN_NOWAIT) && time_msec() < deadline) {
+        struct pollfd pfd = { .fd = uv_backend_fd(loop), .events = POLLIN };
+        int timeout = uv_backend_timeout(loop);
+        poll(&pfd, 1, timeout < 0 || timeout > 10 ? 10 : timeout);
+    }
+    int error = uv_loop_close(loop);
+    if (error) {
+        VLOG_WARN("libuv loop still busy at exit: %s", uv_strerror(error));
+    }
 }
 
 /* Reads what the Open_vSwitch table says about this chassis and follows
@@ -253,6 +351,7 @@ main(int argc, char *argv[])
     nb_port_idl_register(d.nb_idl, &d.nb_ix);
 
     uv_loop_init(&d.loop);
+    signals_init(&d);
     d.attach = attach_create();
     d.migration = migration_create(d.opts.migration_timeout_ms);
     d.metrics = metrics_create();
@@ -274,7 +373,7 @@ main(int argc, char *argv[])
               "Northbound %s)", PROJECT_VERSION_STRING, d.opts.ovs_remote,
               d.opts.nb_remote);
 
-    while (!d.exiting || attach_n_jobs(d.attach)) {
+    for (;;) {
         struct attach_ctx ctx;
 
         ovsdb_idl_run(d.ovs_idl);
@@ -286,6 +385,7 @@ main(int argc, char *argv[])
         unixctl_server_run(unixctl);
 
         uv_run(&d.loop, UV_RUN_NOWAIT);
+        drain_begin(&d);
 
         fill_ctx(&d, &ctx);
         if (d.kube) {
@@ -299,7 +399,22 @@ main(int argc, char *argv[])
          * not one wake-up later. */
         uv_run(&d.loop, UV_RUN_NOWAIT);
 
-        if (d.exiting && !attach_n_jobs(d.attach)) {
+        if (d.exiting && drain_done(&d)) {
+            VLOG_INFO("drained in %lld ms: every request answered",
+                      time_msec() - d.drain_start);
+            break;
+        } else if (d.exiting && time_msec() >= d.drain_deadline) {
+            unsigned int n = attach_n_jobs(d.attach);
+            char *why = xasprintf("the request did not finish within the "
+                                  "drain timeout (%.1f s)",
+                                  d.opts.drain_timeout_ms / 1000.0);
+            VLOG_WARN("drain timeout (%.1f s): abandoning %u requests and "
+                      "%"PRIuSIZE" migration transactions",
+                      d.opts.drain_timeout_ms / 1000.0, n,
+                      migration_n_pending(d.migration));
+            attach_abort(d.attach, why);
+            migration_abort(d.migration, "drain timeout");
+            free(why);
             break;
         }
 
@@ -316,9 +431,15 @@ main(int argc, char *argv[])
             kube_sync_wait(d.kube, &ctx);
         }
         poll_fd_wait(uv_backend_fd(&d.loop), POLLIN);
-        int timeout = uv_backend_timeout(&d.loop);
+        /* A loop with nothing active says "timeout 0": asking for that
+         * would spin. */
+        int timeout = uv_loop_alive(&d.loop) ? uv_backend_timeout(&d.loop)
+                                             : -1;
         if (timeout >= 0) {
             poll_timer_wait(timeout);
+        }
+        if (d.exiting) {
+            poll_timer_wait_until(d.drain_deadline);
         }
         poll_block();
     }
@@ -329,10 +450,9 @@ main(int argc, char *argv[])
     migration_destroy(d.migration);
     metrics_destroy(d.metrics);
     kube_sync_destroy(d.kube);
-    /* Let libuv finish closing handles and flushing replies. */
-    uv_run(&d.loop, UV_RUN_NOWAIT);
-    uv_run(&d.loop, UV_RUN_NOWAIT);
-    uv_loop_close(&d.loop);
+    uv_close((uv_handle_t *) &d.sigterm, NULL);
+    uv_close((uv_handle_t *) &d.sigint, NULL);
+    ext_loop_finish(&d.loop);
     unixctl_server_destroy(unixctl);
     ovsdb_idl_destroy(d.ovs_idl);
     ovsdb_idl_destroy(d.nb_idl);
@@ -418,7 +538,9 @@ ext_unixctl_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
                  const char *argv[] OVS_UNUSED, void *d_)
 {
     struct ext_daemon *d = d_;
-    d->exiting = true;
+    if (!d->exit_reason) {
+        d->exit_reason = "exit command";
+    }
     unixctl_command_reply(conn, NULL);
 }
 
@@ -533,6 +655,7 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         OPT_CHASSIS,
         OPT_UNIXCTL,
         OPT_MIGRATION_TIMEOUT,
+        OPT_DRAIN_TIMEOUT,
         OPT_METRICS_ADDRESS,
         OPT_KUBERNETES,
         OPT_KUBECONFIG,
@@ -554,6 +677,7 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"migration-timeout", required_argument, NULL,
          OPT_MIGRATION_TIMEOUT},
+        {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
         {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"kubernetes", required_argument, NULL, OPT_KUBERNETES},
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
@@ -571,6 +695,7 @@ parse_options(int argc, char *argv[], struct ext_options *o)
     memset(o, 0, sizeof *o);
     o->socket_mode = 0600;
     o->migration_timeout_ms = 900 * 1000;
+    o->drain_timeout_ms = EXT_DRAIN_TIMEOUT_DEFAULT * 1000;
     o->metrics_address = xstrdup("127.0.0.1:9476");
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
@@ -651,6 +776,16 @@ parse_options(int argc, char *argv[], struct ext_options *o)
             o->migration_timeout_ms = secs * 1000;
             break;
         }
+        case OPT_DRAIN_TIMEOUT: {
+            char *end;
+            double secs = strtod(optarg, &end);
+            if (*end || end == optarg || !(secs >= 0 && secs <= 86400)) {
+                ovs_fatal(0, "--drain-timeout: \"%s\" is not a number of "
+                          "seconds from 0 to 86400", optarg);
+            }
+            o->drain_timeout_ms = secs * 1000;
+            break;
+        }
         case 'h':
             usage();
         case 'V':
@@ -718,6 +853,11 @@ usage(void)
            "  --migration-timeout=S roll back a migration not activated "
            "within S\n"
            "                        seconds (default: 900; 0: never)\n"
+           "  --drain-timeout=S     on SIGTERM, finish requests in flight "
+           "for up to S\n"
+           "                        seconds (default: %d; keep it under "
+           "the pod's\n"
+           "                        terminationGracePeriodSeconds)\n"
            "  --metrics-address=IP:PORT  serve Prometheus metrics there "
            "(default:\n"
            "                        127.0.0.1:9476; \"none\": off)\n"
@@ -732,7 +872,7 @@ usage(void)
            "                        %s)\n"
            "  --node-name=NAME      this node's name (default: $NODE_NAME)\n",
            program_name, program_name, ovs_rundir(), OVN_LM_DEFAULT_SOCKET,
-           KUBE_CONFIG_SA_DIR);
+           EXT_DRAIN_TIMEOUT_DEFAULT, KUBE_CONFIG_SA_DIR);
     stream_usage("database", true, true, false);
     daemon_usage();
     vlog_usage();

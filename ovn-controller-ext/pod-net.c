@@ -1510,8 +1510,10 @@ pod_net_del(const char *host_ifname, const char *netns_path,
 
 static int
 pod_net_check__(const struct pod_net_spec *spec, struct pod_net_ns *host,
-                struct pod_net_ns *pod, char **msgp)
+                struct pod_net_ns *pod, struct pod_net_state *state,
+                char **msgp)
 {
+    struct pod_net_state live;
     const char *ns = pod_net_ns_name(pod);
     struct pod_net_link link;
     char buf[POD_NET_ADDRSTRLEN];
@@ -1547,6 +1549,9 @@ pod_net_check__(const struct pod_net_spec *spec, struct pod_net_ns *host,
         return pod_net_fail(msgp, EINVAL, "link %s in netns %s is down",
                             spec->ifname, ns);
     }
+    live.pod_ifindex = link.ifindex;
+    live.pod_mac = link.mac;
+    live.mtu = link.mtu;
 
     bool tx_csum;
     error = pod_net_tx_csum_get(pod->ioctl_fd, spec->ifname, &tx_csum);
@@ -1626,6 +1631,11 @@ pod_net_check__(const struct pod_net_spec *spec, struct pod_net_ns *host,
         return pod_net_fail(msgp, EINVAL, "host link %s has MTU %d, expected "
                             "%d", spec->host_ifname, link.mtu, spec->mtu);
     }
+    live.host_ifindex = link.ifindex;
+    live.host_mac = link.mac;
+    if (state) {
+        *state = live;
+    }
     return 0;
 }
 
@@ -1634,13 +1644,22 @@ pod_net_check__(const struct pod_net_spec *spec, struct pod_net_ns *host,
 int
 pod_net_check(const struct pod_net_spec *spec, char **errp)
 {
+    return pod_net_check_state(spec, NULL, errp);
+}
+
+/* Like pod_net_check(), and if the plumbing is as 'spec' says, stores what
+ * it is in '*state' (if nonnull), as pod_net_add() would have. */
+int
+pod_net_check_state(const struct pod_net_spec *spec,
+                    struct pod_net_state *state, char **errp)
+{
     struct pod_net_ns host, pod;
     char *msg = NULL;
     int error;
 
     error = pod_net_ns_open_both(spec, &host, &pod, &msg);
     if (!error) {
-        error = pod_net_check__(spec, &host, &pod, &msg);
+        error = pod_net_check__(spec, &host, &pod, state, &msg);
     }
 
     pod_net_ns_close(&pod);

@@ -96,6 +96,8 @@ int pod_net_del(const char *host_ifname, const char *netns_path,
  * ENOENT: no namespace.  ENODEV: a link is missing.  EINVAL: something
  * differs. */
 int pod_net_check(const struct pod_net_spec *spec, char **errp);
+int pod_net_check_state(const struct pod_net_spec *spec,
+                        struct pod_net_state *state, char **errp);
 
 /* Stores in 'name' the host-side interface name for ('container_id',
  * 'ifname'): "lm" and 12 hex digits of a SHA-1, so stable and 14 bytes. */

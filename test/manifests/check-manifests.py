@@ -550,6 +550,7 @@ def check_daemonset(ds, cm, conflist, nad, help_options, binary):
     if mains:
         check_daemon_args(mains[0], volumes, cm, conflist, nad,
                           help_options, binary)
+        check_drain(pod, mains[0], conflist, nad, binary)
     if inits:
         check_init(inits[0], volumes, cm)
 
@@ -643,6 +644,39 @@ def check_daemon_args(c, volumes, cm, conflist, nad, help_options, binary):
              "liveness probe: ovs-appctl on --unixctl")
     else:
         C.ok(False, "liveness probe", f"{probe}")
+
+
+def check_drain(pod, c, conflist, nad, binary):
+    """readyTimeout < the daemon's drain timeout < the grace period: an ADD
+    accepted just before SIGTERM can finish, and the daemon exits before
+    the kubelet's SIGKILL (manifests/README.md, "Other settings")."""
+    args = [str(a) for a in c.get("args") or []]
+    drain = [a.partition("=")[2] for a in args
+             if a.startswith("--drain-timeout=")]
+    if drain:
+        drain = float(drain[-1])
+    else:
+        r = run([binary, "--help"]) if binary else None
+        m = r and re.search(r"--drain-timeout=S.*?\(default: (\d+)",
+                            r.stdout, re.S)
+        if not m:
+            C.skip("drain timeout within the grace period",
+                   f"no default --drain-timeout in {binary} --help")
+            return
+        drain = float(m.group(1))
+    ready = [get(conflist, "plugins", 0, "readyTimeout")]
+    if isinstance(nad, dict):
+        ready.append(nad.get("readyTimeout"))
+    default = re.search(r"OVN_LM_DEFAULT_READY_TIMEOUT ([\d.]+)",
+                        (ROOT / "include" / "ovn-lm-proto.h").read_text())
+    ready = max(float(r if r is not None else default.group(1))
+                for r in ready)
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    C.ok(ready < drain < grace,
+         f"readyTimeout {ready:g} s < drain timeout {drain:g} s < "
+         f"terminationGracePeriodSeconds {grace}")
+    C.ok(not (c.get("lifecycle") or {}).get("preStop"),
+         "no preStop hook (it would eat into the grace period)")
 
 
 def check_init(c, volumes, cm):

@@ -360,6 +360,19 @@ unreachable(const char *sock, const char *why, const char *details)
                                  "ready; try again later")));
 }
 
+/* The error for a 1.0.0 configuration when the daemon at 'sock' closed the
+ * connection after the request left, 'why'. */
+static const char *
+cut_off(const char *sock, const char *why)
+{
+    return autofree(xasprintf("{\"cniVersion\":\"1.0.0\",\"code\":11,"
+                              "\"msg\":\"ovn-controller-ext at %s closed "
+                              "the connection before answering: %s\","
+                              "\"details\":\"it may be restarting, and may "
+                              "have acted on the request; try again later\"}",
+                              sock, why));
+}
+
 static const char result_11[] =
     "{\"cniVersion\":\"1.1.0\",\"interfaces\":[{\"name\":\"eth0\","
     "\"mac\":\"0a:58:0a:00:00:05\",\"mtu\":1400,\"sandbox\":\"/run/netns/p1\""
@@ -535,11 +548,21 @@ test_add(void)
               "use\",\"details\":\"10.0.0.5 is held by p2\"}");
     TEST_CHECK(!test_exists(rec));
 
-    /* The request left, no answer came: the record stays. */
+    /* The request left, no answer came (the daemon exited or died with
+     * it): the record stays. */
     set_reply("!close");
     check_run("ADD, daemon closes without a reply", "ADD", NULL, c, 1,
-              unreachable(sock_path, "connection closed without a reply",
-                          NULL));
+              cut_off(sock_path, "connection closed without a reply"));
+    TEST_CHECK(test_exists(rec));
+    unlink(rec);
+
+    /* "Try again later" from the daemon is not final (a draining daemon
+     * gives it for an ADD it could not finish): the record stays. */
+    set_reply("{\"error\":{\"code\":11,\"msg\":\"ovn-controller-ext is "
+              "exiting\"}}");
+    check_run("ADD answered 11 by the daemon", "ADD", NULL, c, 1,
+              "{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":"
+              "\"ovn-controller-ext is exiting\"}");
     TEST_CHECK(test_exists(rec));
     unlink(rec);
 
@@ -573,6 +596,22 @@ test_add(void)
     check_run("ADD, daemon not running", "ADD", NULL, c, 1,
               unreachable(missing_sock, "No such file or directory", NULL));
     TEST_CHECK(!test_exists(rec));
+    free(c);
+
+    /* A socket file nobody listens on any more (a daemon killed before it
+     * could remove it): the same. */
+    char *stale = xasprintf("%s/stale.sock", tmp_dir);
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", stale);
+    TEST_CHECK(fd >= 0 && !bind(fd, (struct sockaddr *) &sun, sizeof sun));
+    close(fd);
+    c = conf_at(stale, "1.0.0", NULL);
+    check_run("ADD, stale socket file", "ADD", NULL, c, 1,
+              unreachable(stale, "Connection refused", NULL));
+    TEST_CHECK(!test_exists(rec));
+    unlink(stale);
+    free(stale);
     free(c);
 
     free(rec);
