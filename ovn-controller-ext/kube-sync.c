@@ -411,7 +411,13 @@ verdict(const struct kube_sync *ks, const struct attach_ctx *ctx,
                         && node_is_chassis(ctx, v.target_node, dst)
                         && (!v.source_node
                             || node_is_chassis(ctx, v.source_node, src)));
-    return kube_verdict_decide(&v, uid, nodes_match, why);
+    enum kube_verdict result = kube_verdict_decide(&v, uid, nodes_match,
+                                                   why);
+    if (result == KUBE_VERDICT_WAIT && v.has_state && !nodes_match
+        && why->length) {
+        ds_put_format(why, " (%s -> %s)", src ? src : "?", dst ? dst : "?");
+    }
+    return result;
 }
 
 /* Acts on KubeVirt's verdict about 'lsp''s migration, if it is one of
