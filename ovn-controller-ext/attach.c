@@ -832,6 +832,35 @@ add_run_mig_prepare(struct job *job, const struct attach_ctx *ctx)
     job->state = JOB_PLUMB;
 }
 
+/* The daemon opens CNI_NETNS by path in its own mount namespace, which in
+ * a DaemonSet is its container's: a path the runtime made is there only if
+ * the runtime's netns directory is mounted in with HostToContainer
+ * propagation.  Returns an error message naming the path and the mount, or
+ * NULL if 'netns' can be opened (or fails otherwise, left to pod-net). */
+static char *
+add_check_netns(const char *netns)
+{
+    struct stat st;
+
+    if (!netns || !netns[0] || !stat(netns, &st) || errno != ENOENT) {
+        return NULL;
+    }
+    const char *slash = strrchr(netns, '/');
+    char *dir = (slash && slash != netns
+                 ? xmemdup0(netns, slash - netns) : xstrdup("/"));
+    char *msg = xasprintf(
+        "CNI_NETNS %s: no such file in ovn-controller-ext's mount "
+        "namespace: it is not visible there (or the namespace is already "
+        "gone).  Mount the runtime's netns directory %s into the daemon's "
+        "container, at the same path, with mountPropagation: "
+        "HostToContainer (containerd and CRI-O: /var/run/netns; containerd "
+        "with netns_mounts_under_state_dir = true: "
+        "/run/containerd/io.containerd.grpc.v1.cri/netns; /proc/PID/ns/net "
+        "paths need hostPID)", netns, dir);
+    free(dir);
+    return msg;
+}
+
 static void
 add_start(struct job *job, const struct attach_ctx *ctx)
 {
@@ -850,6 +879,12 @@ add_start(struct job *job, const struct attach_ctx *ctx)
             return;
         }
         job->kube_filled = true;
+    }
+    char *netns_error = add_check_netns(req->netns);
+    if (netns_error) {
+        job_fail(job, ctx, OVN_LM_CNI_INVALID_ENV, "%s", netns_error);
+        free(netns_error);
+        return;
     }
     if (!idl_ready(ctx->nb_idl) || !idl_ready(ctx->ovs_idl)) {
         if (time_msec() - job->started < ATTACH_CONNECT_WAIT_MS) {

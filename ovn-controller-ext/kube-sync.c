@@ -15,6 +15,7 @@
 #include "cni-request.h"
 #include "kube-client.h"
 #include "kube-config.h"
+#include "kube-verdict.h"
 #include "kube-watch.h"
 #include "lib/ovn-nb-idl.h"
 #include "lib/ovn-sb-idl.h"
@@ -59,6 +60,9 @@ struct kube_report {
 };
 
 static void report_destroy(struct kube_report *);
+static void post_event(struct kube_sync *, const char *pod_key,
+                       const char *reason, const char *type,
+                       const char *message);
 
 /* One Event being posted. */
 struct kube_post {
@@ -92,7 +96,7 @@ struct kube_sync {
     bool seeded;
 
     /* Statistics. */
-    unsigned int n_fetches, n_completed, n_rolled_back;
+    unsigned int n_fetches, n_completed, n_rolled_back, n_kept_target;
     unsigned int n_events, n_event_errors, n_events_dropped;
     char *last_decision;
 };
@@ -380,10 +384,9 @@ node_is_chassis(const struct attach_ctx *ctx, const char *node,
     return false;
 }
 
-/* KubeVirt's verdict on the migration with 'uid': MIGRATION_COMPLETED,
- * MIGRATION_ROLLED_BACK or MIGRATION_NONE (none yet, or not trusted);
- * '*why' explains. */
-static enum migration_state
+/* KubeVirt's verdict on the migration with 'uid' of 'lsp' (see
+ * kube-verdict.h); '*why' explains. */
+static enum kube_verdict
 verdict(const struct kube_sync *ks, const struct attach_ctx *ctx,
         const struct nbrec_logical_switch_port *lsp, const char *uid,
         struct ds *why)
@@ -391,59 +394,30 @@ verdict(const struct kube_sync *ks, const struct attach_ctx *ctx,
     const cJSON *vmim = find_vmim_by_uid(ks, uid);
     const char *ns = kube_get_str(vmim, "metadata", "namespace", NULL);
     const char *vmi_name = kube_get_str(vmim, "spec", "vmiName", NULL);
-    const char *phase = kube_get_str(vmim, "status", "phase", NULL);
+    /* The VMIM gone (KubeVirt collects old ones), the VMI still tells how
+     * its migration ended. */
     const cJSON *vmi = (ns && vmi_name
                         ? kube_watch_get(ks->vmis, ns, vmi_name)
                         : vmim ? NULL
                         : find_vmi_by_migration(ks, uid));
-    const cJSON *ms = kube_get(vmi, "status", "migrationState", NULL);
-    const char *ms_uid = kube_get_str(ms, "migrationUid", NULL);
+    struct kube_migration_view v;
+    kube_migration_view_init(&v, vmim,
+                             kube_get(vmi, "status", "migrationState", NULL),
+                             uid);
+
     const char *src = smap_get(&lsp->external_ids, MIGRATION_KEY_SRC);
     const char *dst = smap_get(&lsp->external_ids, MIGRATION_KEY_DST);
-
-    if (!vmim && !vmi) {
-        /* Neither says anything (yet): the migration goes on. */
-        return MIGRATION_NONE;
+    bool nodes_match = (v.has_state
+                        && node_is_chassis(ctx, v.target_node, dst)
+                        && (!v.source_node
+                            || node_is_chassis(ctx, v.source_node, src)));
+    enum kube_verdict result = kube_verdict_decide(&v, uid, nodes_match,
+                                                   why);
+    if (result == KUBE_VERDICT_WAIT && v.has_state && !nodes_match
+        && why->length) {
+        ds_put_format(why, " (%s -> %s)", src ? src : "?", dst ? dst : "?");
     }
-    if (!vmim) {
-        /* The VMIM is gone (KubeVirt collects old ones), the VMI still
-         * tells how its migration ended. */
-        ns = kube_get_str(vmi, "metadata", "namespace", NULL);
-        vmi_name = kube_get_str(vmi, "metadata", "name", NULL);
-    }
-    bool failed = phase && !strcmp(phase, "Failed");
-    bool succeeded = phase && !strcmp(phase, "Succeeded");
-    if (ms_uid && !strcmp(ms_uid, uid)) {
-        /* The VMI's migrationState is the truth. */
-        failed = failed || json_true(kube_get(ms, "failed", NULL));
-        succeeded = (succeeded || json_true(kube_get(ms, "completed", NULL)))
-                    && !failed;
-    } else if (succeeded) {
-        ds_put_format(why, "VMIM %s/%s Succeeded, but VMI %s has no "
-                      "migrationState for it", ns, kube_get_str(
-                          vmim, "metadata", "name", NULL),
-                      vmi_name ? vmi_name : "?");
-        return MIGRATION_NONE;
-    }
-    if (succeeded) {
-        const char *target = kube_get_str(ms, "targetNode", NULL);
-        const char *source = kube_get_str(ms, "sourceNode", NULL);
-        if (!node_is_chassis(ctx, target, dst)
-            || (source && !node_is_chassis(ctx, source, src))) {
-            ds_put_format(why, "migration %s went %s -> %s, but the port "
-                          "moves %s -> %s", uid, source ? source : "?",
-                          target ? target : "?", src, dst);
-            return MIGRATION_NONE;
-        }
-        ds_put_format(why, "kubevirt: migration %s succeeded (%s -> %s)",
-                      uid, source ? source : "?", target);
-        return MIGRATION_COMPLETED;
-    }
-    if (failed) {
-        ds_put_format(why, "kubevirt: migration %s failed", uid);
-        return MIGRATION_ROLLED_BACK;
-    }
-    return MIGRATION_NONE;
+    return result;
 }
 
 /* Acts on KubeVirt's verdict about 'lsp''s migration, if it is one of
@@ -472,7 +446,11 @@ decide_port(struct kube_sync *ks, const struct attach_ctx *ctx,
         return;                 /* Not a KubeVirt migration. */
     }
     struct ds why = DS_EMPTY_INITIALIZER;
-    enum migration_state to = verdict(ks, ctx, lsp, uid, &why);
+    enum kube_verdict v = verdict(ks, ctx, lsp, uid, &why);
+    enum migration_state to = (v == KUBE_VERDICT_ROLL_BACK
+                               ? MIGRATION_ROLLED_BACK
+                               : v == KUBE_VERDICT_WAIT ? MIGRATION_NONE
+                               : MIGRATION_COMPLETED);
     if (to == MIGRATION_NONE) {
         free(shash_find_and_delete(&ks->pending, lsp->name));
         if (why.length) {
@@ -496,14 +474,30 @@ decide_port(struct kube_sync *ks, const struct attach_ctx *ctx,
                       KUBE_SOURCE_GRACE_MS / 1000);
     }
     char *error;
-    VLOG_INFO("%s: %s", lsp->name, ds_cstr(&why));
+    if (v == KUBE_VERDICT_KEEP_TARGET) {
+        VLOG_WARN("%s: %s", lsp->name, ds_cstr(&why));
+    } else {
+        VLOG_INFO("%s: %s", lsp->name, ds_cstr(&why));
+    }
     if (migration_request(ctx->migration, ctx, lsp->name, to,
                           to == MIGRATION_ROLLED_BACK
                           ? ds_cstr(&why) : "kubevirt", NULL, &error)) {
         VLOG_WARN_RL(&rl, "%s: %s", lsp->name, error);
         free(error);
     } else {
-        if (to == MIGRATION_COMPLETED) {
+        if (v == KUBE_VERDICT_KEEP_TARGET) {
+            /* Not an ordinary completion: say so on the target pod. */
+            const char *pod = smap_get(&lsp->external_ids,
+                                       MIGRATION_KEY_DST_POD);
+            if (pod) {
+                char *msg = xasprintf("Port %s: %s", lsp->name,
+                                      ds_cstr(&why));
+                post_event(ks, pod, "MigrationPostCopyFailed", "Warning",
+                           msg);
+                free(msg);
+            }
+            ks->n_kept_target++;
+        } else if (to == MIGRATION_COMPLETED) {
             ks->n_completed++;
         } else {
             ks->n_rolled_back++;
@@ -659,12 +653,19 @@ report(struct kube_sync *ks, const struct nbrec_logical_switch_port *lsp,
         free(msg);
     }
     if (to == MIGRATION_COMPLETED && t_end) {
+        long long int t_ready = time_key(lsp, MIGRATION_KEY_T_READY);
+        char *ready = (t_ready
+                       ? xasprintf("; KubeVirt marked the target ready "
+                                   "%lld ms after the target's CNI ADD",
+                                   t_ready - t_add)
+                       : xstrdup(""));
         msg = xasprintf("Port %s moved %s -> %s in %lld ms: prepare %lld ms, "
-                        "activation %lld ms, completion %lld ms", lsp->name,
+                        "activation %lld ms, completion %lld ms%s", lsp->name,
                         src, dst, t_end - t_add,
                         (t_dup ? t_dup : t_add) - t_add,
                         t_act ? t_act - (t_dup ? t_dup : t_add) : 0,
-                        t_act ? t_end - t_act : 0);
+                        t_act ? t_end - t_act : 0, ready);
+        free(ready);
         post_event(ks, pod, "MigrationCompleted", "Normal", msg);
         free(msg);
     } else if (to == MIGRATION_ROLLED_BACK && t_end) {
@@ -674,6 +675,39 @@ report(struct kube_sync *ks, const struct nbrec_logical_switch_port *lsp,
                                      "?"));
         post_event(ks, pod, "MigrationRolledBack", "Warning", msg);
         free(msg);
+    }
+}
+
+/* Records, once, KubeVirt's kubevirt.io/migration-target-ready-timestamp
+ * of the target pod of 'lsp''s migration to this chassis in the port's
+ * timeline.  Only recorded and reported: the port's activation is the
+ * workload's RARP, and nothing waits for the annotation. */
+static void
+note_target_ready(struct kube_sync *ks, const struct attach_ctx *ctx,
+                  const struct nbrec_logical_switch_port *lsp)
+{
+    const struct smap *ids = &lsp->external_ids;
+    const char *dst = smap_get(ids, MIGRATION_KEY_DST);
+    const char *pod = smap_get(ids, MIGRATION_KEY_DST_POD);
+    const char *slash = pod ? strchr(pod, '/') : NULL;
+
+    if (!slash || !dst || strcmp(dst, ctx->chassis) || !ctx->migration
+        || smap_get(ids, MIGRATION_KEY_T_READY)
+        || !migration_in_progress(lsp)
+        || migration_busy(ctx->migration, lsp->name)) {
+        return;
+    }
+    char *ns = xmemdup0(pod, slash - pod);
+    const char *ts = kube_get_str(kube_watch_get(ks->pods, ns, slash + 1),
+                                  "metadata", "annotations",
+                                  MIGRATION_KUBEVIRT_TARGET_READY, NULL);
+    free(ns);
+    long long int ms = kube_parse_time_ms(ts);
+    if (ms) {
+        VLOG_INFO("%s: KubeVirt marked target pod %s ready at %s (%lld ms "
+                  "after its CNI ADD)", lsp->name, pod, ts,
+                  ms - time_key(lsp, MIGRATION_KEY_T_ADD));
+        migration_note(ctx->migration, lsp->name, MIGRATION_KEY_T_READY, ms);
     }
 }
 
@@ -737,6 +771,7 @@ scan_ports(struct kube_sync *ks, const struct attach_ctx *ctx)
         if (!smap_get(&lsp->external_ids, MIGRATION_KEY_STATE)) {
             continue;           /* Never migrated. */
         }
+        note_target_ready(ks, ctx, lsp);
         if (live) {
             decide_port(ks, ctx, lsp);
         }
@@ -847,8 +882,9 @@ kube_sync_format_status(const struct kube_sync *ks, struct ds *s)
     ds_put_char(s, '\n');
     ds_put_format(s, "pod GETs: %u (%zu kept)\n", ks->n_fetches,
                   shash_count(&ks->fetches));
-    ds_put_format(s, "migrations completed: %u, rolled back: %u\n",
-                  ks->n_completed, ks->n_rolled_back);
+    ds_put_format(s, "migrations completed: %u, rolled back: %u, kept on "
+                  "the target after a post-copy failure: %u\n",
+                  ks->n_completed, ks->n_rolled_back, ks->n_kept_target);
     if (ks->last_decision) {
         ds_put_format(s, "last decision: %s\n", ks->last_decision);
     }
@@ -906,7 +942,10 @@ kube_sync_format_metrics(const struct kube_sync *ks, struct ds *s)
                   "ovn_lm_kubernetes_verdicts_total{verdict=\"completed\"} "
                   "%u\n"
                   "ovn_lm_kubernetes_verdicts_total{verdict=\"rolled-back\"} "
-                  "%u\n", ks->n_completed, ks->n_rolled_back);
+                  "%u\n"
+                  "ovn_lm_kubernetes_verdicts_total{verdict=\"kept-target\"} "
+                  "%u\n", ks->n_completed, ks->n_rolled_back,
+                  ks->n_kept_target);
     ds_put_format(s, "# HELP ovn_lm_kubernetes_events_total Kubernetes "
                   "Events about migrations, by outcome.\n"
                   "# TYPE ovn_lm_kubernetes_events_total counter\n"
@@ -941,7 +980,9 @@ kube_sync_format_migrations(const struct kube_sync *ks,
                       uid ? uid : "?", vmi_name ? vmi_name : "?",
                       phase ? phase : "-");
         if (ms) {
-            ds_put_format(s, " migrationState=%s:%s->%s%s%s",
+            const char *mode = kube_get_str(ms, "mode", NULL);
+            const char *abort = kube_get_str(ms, "abortStatus", NULL);
+            ds_put_format(s, " migrationState=%s:%s->%s%s%s%s%s%s%s",
                           ms_uid && uid && !strcmp(ms_uid, uid)
                           ? "this" : "other",
                           kube_get_str(ms, "sourceNode", NULL)
@@ -951,7 +992,9 @@ kube_sync_format_migrations(const struct kube_sync *ks,
                           json_true(kube_get(ms, "completed", NULL))
                           ? " completed" : "",
                           json_true(kube_get(ms, "failed", NULL))
-                          ? " failed" : "");
+                          ? " failed" : "",
+                          mode ? " mode=" : "", mode ? mode : "",
+                          abort ? " abortStatus=" : "", abort ? abort : "");
         }
         if (ctx && ctx->nb_idl && uid) {
             const struct nbrec_logical_switch_port *lsp;

@@ -7,11 +7,15 @@
  *   - Pod metadata for the CNI path: annotations the runtime did not pass
  *     and labels, from the pod cache, else with one GET.
  *   - KubeVirt's verdict on a migration to this chassis (or from it, if
- *     the target's daemon has not acted within 5 s): the
- *     VMIM's phase Succeeded completes it, Failed rolls it back, checked
- *     against vmi.status.migrationState (same migrationUid, same nodes),
- *     which alone decides once the VMIM is gone.  Absent or stale
- *     information never ends a migration.
+ *     the target's daemon has not acted within 5 s), decided by
+ *     kube-verdict.h from the VMIM's phase and vmi.status.migrationState
+ *     (completed, failed, abortStatus, mode; same migrationUid, same
+ *     nodes), which alone decides once the VMIM is gone: success completes,
+ *     failure or abort rolls back, a failure in post-copy keeps the target.
+ *     Absent or stale information never ends a migration, and nothing here
+ *     makes a CNI ADD wait.
+ *   - KubeVirt's kubevirt.io/migration-target-ready-timestamp on the
+ *     target pod, recorded in the port's timeline.
  *   - Kubernetes Events on the target pod for each step (prepared,
  *     activated, completed, rolled back) with the measured durations.
  */

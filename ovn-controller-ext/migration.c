@@ -213,6 +213,7 @@ migration_txn_prepare(const struct nbrec_logical_switch_port *lsp,
     del_ext_key(lsp, MIGRATION_KEY_T_DUP);
     del_ext_key(lsp, MIGRATION_KEY_T_ACT);
     del_ext_key(lsp, MIGRATION_KEY_T_END);
+    del_ext_key(lsp, MIGRATION_KEY_T_READY);
     del_ext_key(lsp, MIGRATION_KEY_ROLLBACK_REASON);
     unsigned long long count = strtoull(
         smap_get_def(ids, MIGRATION_KEY_COUNT, "0"), NULL, 10);

@@ -45,11 +45,16 @@ struct unixctl_conn;
 #define MIGRATION_KEY_T_DUP "ovn-lm/migration-t-duplicating"
 #define MIGRATION_KEY_T_ACT "ovn-lm/migration-t-activated"
 #define MIGRATION_KEY_T_END "ovn-lm/migration-t-end"
+/* KubeVirt's kubevirt.io/migration-target-ready-timestamp, in ms. */
+#define MIGRATION_KEY_T_READY "ovn-lm/migration-t-target-ready"
 #define MIGRATION_KEY_COUNT "ovn-lm/migration-count"
 #define MIGRATION_KEY_ROLLBACK_REASON "ovn-lm/migration-rollback-reason"
 
 /* KubeVirt's label on a migration's target virt-launcher pod. */
 #define MIGRATION_KUBEVIRT_JOB_UID "kubevirt.io/migrationJobUID"
+/* KubeVirt's annotation on the target pod once the VM is active there. */
+#define MIGRATION_KUBEVIRT_TARGET_READY \
+    "kubevirt.io/migration-target-ready-timestamp"
 
 /* Pod annotations. */
 #define MIGRATION_KUBEVIRT_OPT_IN \

@@ -11,10 +11,12 @@
 
 /* Returns the malloc'd logical port name for 'req':
  *   - the pod annotation "ovn-lm.io/port" if present and non-empty;
- *   - for a pod that opted in to live migration, "<namespace>_<workload>"
- *     after its VM ("vm.kubevirt.io/name", else "kubevirt.io/domain", as a
- *     label or an annotation), so
- *     that the source and target pods of a migration share one port;
+ *   - for a pod that opted in to live migration, "<namespace>_<VM>" so that
+ *     the source and target pods of a migration share one port.  The VM is
+ *     KubeVirt's annotation "kubevirt.io/domain" (the VMI's name; the
+ *     runtime passes annotations, so a daemon without Kubernetes access
+ *     names the port the same), else the label "vm.kubevirt.io/name" (only
+ *     known through the API);
  *   - else "<namespace>_<pod>" from CNI_ARGS K8S_POD_NAMESPACE and
  *     K8S_POD_NAME;
  *   - else the container id.
@@ -31,13 +33,9 @@ port_name_for_request(const struct cni_request *req)
     const char *ns = smap_get(&req->args, "K8S_POD_NAMESPACE");
     const char *pod = smap_get(&req->args, "K8S_POD_NAME");
     if (migration_opted_in(req)) {
-        const char *vm = NULL;
-        const char *const keys[] = { PORT_NAME_VM, PORT_NAME_DOMAIN };
-        for (size_t i = 0; i < ARRAY_SIZE(keys) && !(vm && vm[0]); i++) {
-            vm = smap_get(&req->labels, keys[i]);
-            if (!vm || !vm[0]) {
-                vm = smap_get(&req->annotations, keys[i]);
-            }
+        const char *vm = smap_get(&req->annotations, PORT_NAME_DOMAIN);
+        if (!vm || !vm[0]) {
+            vm = smap_get(&req->labels, PORT_NAME_VM);
         }
         if (vm && vm[0]) {
             pod = vm;

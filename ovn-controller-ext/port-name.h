@@ -10,10 +10,10 @@ struct cni_request;
 /* Pod annotation that overrides the logical port name. */
 #define PORT_NAME_ANNOTATION "ovn-lm.io/port"
 
-/* KubeVirt's names for the VM a virt-launcher pod runs (labels in
- * Kubernetes; the runtime passes annotations, so either works). */
-#define PORT_NAME_VM "vm.kubevirt.io/name"
+/* KubeVirt's names for the VM a virt-launcher pod runs: the annotation
+ * (which the runtime passes) and the label (which only the API shows). */
 #define PORT_NAME_DOMAIN "kubevirt.io/domain"
+#define PORT_NAME_VM "vm.kubevirt.io/name"
 
 char *port_name_for_request(const struct cni_request *);
 

@@ -17,7 +17,9 @@ cni_add_pod 2 holder "K8S_POD_NAMESPACE=default;K8S_POD_NAME=holder;IP=10.244.0.
 BASELINE=$(leaks)
 
 # case NAME CODE MSG-REGEX STDIN [VAR=VALUE...]: runs the plugin with the
-# good environment overridden by the VAR=VALUE words ("VAR=" unsets VAR).
+# good environment overridden by the VAR=VALUE words ("VAR=" unsets VAR),
+# through the command words in CASE_WRAP if any.
+CASE_WRAP=()
 case_run() {
     local name=$1 code=$2 re=$3 conf=$4
     shift 4
@@ -29,7 +31,7 @@ case_run() {
     done
     local clean=()
     for kv in "${envs[@]}"; do [[ -n $kv ]] && clean+=("$kv"); done
-    out=$(env -i PATH="$PATH" "${clean[@]}" "$OVN_LM_CNI" <<<"$conf" 2>/dev/null) || rc=$?
+    out=$(env -i PATH="$PATH" "${clean[@]}" "${CASE_WRAP[@]}" "$OVN_LM_CNI" <<<"$conf" 2>/dev/null) || rc=$?
     CNI_OUT=$out
     local got msg
     got=$(cni_code)
@@ -66,6 +68,21 @@ case_run unknown-logical-switch 7 'nosuchswitch' "$(v '{"logicalSwitch": "nosuch
 case_run mtu-out-of-range 7 'mtu' "$(v '{"mtu": 20}')"
 case_run nonexistent-netns 4 'nonexistent' "$GOOD" CNI_NETNS=/run/netns/nonexistent
 case_run netns-not-a-namespace 4 'not-a-netns' "$GOOD" CNI_NETNS="$LAB_DIR/not-a-netns"
+# A namespace the runtime pinned in a directory that is not mounted into the
+# daemon's mount namespace: the plugin runs (as the runtime does) in a
+# private mount namespace where $HIDDEN/pod is the victim's namespace; the
+# daemon sees an empty $HIDDEN.
+HIDDEN=$LAB_DIR/runtime-netns
+mkdir -p "$HIDDEN"
+CASE_WRAP=(unshare -m --propagation private sh -c \
+    'mount -t tmpfs lab-runtime-netns "$1" && touch "$1/pod" && mount --bind "$2" "$1/pod" && shift 2 && exec "$@"' \
+    sh "$HIDDEN" "$NS")
+case_run netns-not-visible-to-daemon 4 \
+    "CNI_NETNS $HIDDEN/pod: no such file in ovn-controller-ext's mount namespace.*directory $HIDDEN into the daemon's container.*HostToContainer" \
+    "$GOOD" CNI_NETNS="$HIDDEN/pod"
+CASE_WRAP=()
+t_check "the daemon still sees an empty $HIDDEN (the mount stayed private)" \
+    [ -z "$(ls -A "$HIDDEN")" ]
 case_run static-ip-in-use 100 '10\.244\.0\.60.*default_holder' "$GOOD" \
     'CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=victim;IP=10.244.0.60'
 case_run static-mac-in-use 100 '0a:58:00:00:00:60.*default_holder' "$GOOD" \

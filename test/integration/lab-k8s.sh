@@ -8,11 +8,17 @@
 # migration here: only watch events and the workload's RARP.
 #   pod metadata: from the watch cache, else one GET; the runtime's
 #     annotations win
-#   complete: target pod appears -> prepared; RARP -> activated; VMIM
-#     Succeeded -> completed; Events with the durations
+#   complete: the target pod's ADD while the VMIM is still Pending and the
+#     VMI has no migrationState -> prepared at once; the phases up to
+#     Running decide nothing; KubeVirt's target-ready timestamp recorded;
+#     RARP -> activated; VMIM Succeeded -> completed; Events with the
+#     durations; the source's two DELs (containerd: with prevResult, then
+#     without and with an empty CNI_NETNS) leave the target's port alone
 #   truth: VMIM Succeeded whose VMI migrationState has another UID, or
 #     another target node, changes nothing
 #   rollback: VMIM Failed -> rolled back
+#   post-copy: a failure after post-copy started keeps the port on the target
+#   abort: abortStatus Aborting waits, Succeeded (aborted) rolls back
 #   resilience: 410 (compaction), dropped watches, a server restart, token
 #     rotation and 401, a daemon restarted mid-migration (in-cluster mode)
 #
@@ -27,14 +33,45 @@ N1=$(lab_chassis_hostname 1)
 N2=$(lab_chassis_hostname 2)
 N3=$(lab_chassis_hostname 3)
 
-# ADD of pod POD on chassis N as the kubelet does it: CNI_ARGS name the
-# pod, no annotations in runtimeConfig.
+# kubelet_add N POD: ADD of pod POD on chassis N as the kubelet and
+# containerd do it: CNI_ARGS name the pod (with IgnoreUnknown, the sandbox
+# and the pod's UID), runtimeConfig carries the pod's annotations (never
+# its labels) and the kubelet's config.seen/config.source.
+kubelet_args() {
+    local uid
+    uid=$(k8s_pod_uid "$1")
+    echo "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$1;K8S_POD_INFRA_CONTAINER_ID=cid-$1${uid:+;K8S_POD_UID=$uid}"
+}
 kubelet_add() {
+    cni_add_pod "$1" "$2" "$(kubelet_args "$2")" \
+        "{\"runtimeConfig\": {\"io.kubernetes.cri.pod-annotations\": $(k8s_runtime_annotations "$2")}}"
+}
+# kubelet_add_bare N POD [CONF-MERGE]: the same through a runtime
+# configured without the pod-annotations capability: CNI_ARGS only.
+kubelet_add_bare() {
     cni_add_pod "$1" "$2" "K8S_POD_NAMESPACE=default;K8S_POD_NAME=$2" "${3:-}"
 }
+# kubelet_del N POD: containerd's first DEL (StopPodSandbox: netns and
+# prevResult); kubelet_gc_del N POD: its second, from the kubelet's garbage
+# collection (no prevResult, empty CNI_NETNS).
 kubelet_del() {
-    cni_run DEL "cid-$2" "/run/netns/$(lab_ns_pod "$2")" eth0 \
-        "K8S_POD_NAMESPACE=default;K8S_POD_NAME=$2" "$(cni_conf "$1")"
+    cni_del_stop "$1" "$2" "$(kubelet_args "$2")"
+}
+kubelet_gc_del() {
+    cni_del_gc "$1" "$2" "$(kubelet_args "$2")"
+}
+# kube_cached N CMD...: runs CMD (which creates a pod on chassis N's node),
+# then waits until chassis N's daemon's pod cache has one more pod, as the
+# kubelet acts on a pod only once the API has it.
+kube_cached() {
+    local n=$1 before
+    shift
+    before=$(kube_pods_cached "$n")
+    "$@" >/dev/null || return 1
+    lab_wait 5 "the pod in daemon $n's cache" pods_cached_above "$n" "${before:-0}"
+}
+pods_cached_above() {
+    [ "$(kube_pods_cached "$1")" -gt "$2" ]
 }
 requests_have() {
     k8s requests | grep -qF -- "$1"
@@ -85,8 +122,14 @@ migrate_start() {
     node=$(lab_chassis_hostname "$3")
     MUID=$(vmim "$1") || return 1
     migration_state "$MUID" "$2" "$node"
-    k8s_vm_pod "$4" "$node" vm1 "$MUID" >/dev/null &&
+    kube_cached "$3" k8s_vm_pod "$4" "$node" vm1 "$MUID" &&
         kubelet_add "$3" "$4" >/dev/null
+}
+no_event() {
+    ! k8s_event_reasons "$1" | grep -qx "$2"
+}
+has_t_ready() {
+    [ -n "$(lsp_ext vm1 ovn-lm/migration-t-target-ready)" ]
 }
 # workload_rarp POD: the workload in POD announces itself, as QEMU does.
 workload_rarp() {
@@ -121,25 +164,25 @@ kubelet_add 3 client >/dev/null && CLIENT_IP=$POD_IP &&
 k8s_vm_pod virt-launcher-vm1-a "$N1" vm1 >/dev/null
 lab_wait 5 "pod in daemon 1's cache" kube_status_has 1 '^pods: .* 1 objects' ||
     t_fail "the pod did not reach daemon 1's cache"
-kubelet_add 1 virt-launcher-vm1-a >/dev/null && VM1_IP=$POD_IP &&
+kubelet_add_bare 1 virt-launcher-vm1-a >/dev/null && VM1_IP=$POD_IP &&
     t_ok "ADD of the VM's pod, no annotations passed ($VM1_IP)" ||
     t_fail "ADD vm1 source"
-t_check "its port is named after the VM (labels and annotation from the cache)" lsp_exists vm1
+t_check "its port is named after the VM (annotations from the cache)" lsp_exists vm1
 t_check "and is marked migratable" [ "$(lsp_ext vm1 ovn-lm/live-migration)" = true ]
 t_check "no GET was needed" [ "$(pod_gets 1)" = 0 ]
 # A pod the node's watch does not have (not yet bound, as the watch sees
 # it): one GET.
 k8s_pod odd "" '{}' '{"ovn-lm.io/port": "odd-port"}' >/dev/null
-kubelet_add 1 odd >/dev/null && t_ok "ADD of a pod not in the cache" || t_fail "ADD odd"
+kubelet_add_bare 1 odd >/dev/null && t_ok "ADD of a pod not in the cache" || t_fail "ADD odd"
 t_check "one GET fetched its annotations" [ "$(pod_gets 1)" = 1 ]
 t_check "which named the port" [ -n "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=odd-port)" ]
 # The runtime's annotations win over the API's.
 k8s_pod odd2 "$N1" '{}' '{"ovn-lm.io/port": "from-api"}' >/dev/null
-kubelet_add 1 odd2 '{"runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"ovn-lm.io/port": "from-runtime"}}}' >/dev/null ||
+kubelet_add_bare 1 odd2 '{"runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"ovn-lm.io/port": "from-runtime"}}}' >/dev/null ||
     t_fail "ADD odd2"
 t_check "annotations passed by the runtime win" [ -n "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=from-runtime)" ]
 # A pod the API does not know: plain defaults.
-kubelet_add 1 ghost >/dev/null && t_ok "ADD of a pod unknown to the API succeeds" || t_fail "ADD ghost"
+kubelet_add_bare 1 ghost >/dev/null && t_ok "ADD of a pod unknown to the API succeeds" || t_fail "ADD ghost"
 t_check "with the default port name" lsp_exists ghost
 for p in odd odd2 ghost; do
     kubelet_del 1 "$p"
@@ -155,7 +198,7 @@ k8s_apply "{\"apiVersion\": \"kubevirt.io/v1\", \"kind\": \"VirtualMachineInstan
 vmim() {
     k8s_apply "{\"apiVersion\": \"kubevirt.io/v1\", \"kind\": \"VirtualMachineInstanceMigration\",
         \"metadata\": {\"name\": \"$1\", \"namespace\": \"default\"},
-        \"spec\": {\"vmiName\": \"vm1\"}, \"status\": {\"phase\": \"Scheduling\"}}"
+        \"spec\": {\"vmiName\": \"vm1\"}, \"status\": {\"phase\": \"${2:-Scheduling}\"}}"
 }
 # migration_state UID SRC-NODE DST-NODE [EXTRA]: the VMI's migrationState.
 # KubeVirt writes a new migrationState per migration: a merge patch must
@@ -165,14 +208,37 @@ migration_state() {
     k8s_patch VirtualMachineInstance vm1 "{\"status\": {\"migrationState\": {
         \"migrationUid\": \"$1\", \"sourceNode\": \"$2\", \"targetNode\": \"$3\"${4:+, $4}}}}"
 }
-UID1=$(vmim mig1) && t_ok "VMIM mig1 created ($UID1)" || t_fail "VMIM mig1"
-migration_state "$UID1" "$N1" "$N2"
-k8s_vm_pod virt-launcher-vm1-b "$N2" vm1 "$UID1" >/dev/null
-kubelet_add 2 virt-launcher-vm1-b >/dev/null && t_ok "target pod's ADD on chassis 2" || t_fail "target ADD"
+# KubeVirt creates the target pod while the VMIM is still Pending and
+# before the VMI has any migrationState: the target's ADD must not wait for
+# either (a plugin that did deadlocked).
+UID1=$(vmim mig1 Pending) && t_ok "VMIM mig1 created, phase Pending ($UID1)" || t_fail "VMIM mig1"
+t_check "the VMI has no migrationState" [ -z "$(k8s get VirtualMachineInstance default vm1 | python3 -c 'import json,sys; print(json.load(sys.stdin).get("status", {}).get("migrationState") or "")')" ]
+kube_cached 2 k8s_vm_pod virt-launcher-vm1-b "$N2" vm1 "$UID1" || t_fail "target pod not in daemon 2's cache"
+args=$(kubelet_args virt-launcher-vm1-b)
+conf="{\"runtimeConfig\": {\"io.kubernetes.cri.pod-annotations\": $(k8s_runtime_annotations virt-launcher-vm1-b)}}"
+t0=$(date +%s%N)
+cni_add_pod 2 virt-launcher-vm1-b "$args" "$conf" >/dev/null &&
+    t_ok "target pod's ADD on chassis 2 answered in $((($(date +%s%N) - t0) / 1000000)) ms, VMIM Pending, no migrationState" ||
+    t_fail "target ADD with the VMIM Pending"
 t_check "prepared" [ "$(mig_state vm1)" = prepared ]
-t_check "the migration's UID is recorded" [ "$(lsp_ext vm1 ovn-lm/migration-uid)" = "$UID1" ]
+t_check "requested-chassis lists source then target" \
+    [ "$(lsp_opt vm1 requested-chassis)/$(lsp_opt vm1 activation-strategy)" = "$(lab_chassis_name 1),$(lab_chassis_name 2)/rarp" ]
+t_check "the migration's UID is recorded (label from the cache)" [ "$(lsp_ext vm1 ovn-lm/migration-uid)" = "$UID1" ]
 t_check "the target is blocked before the RARP" target_blocked virt-launcher-vm1-b "$CLIENT_IP"
+# KubeVirt moves on; none of this decides anything.
+for phase in Scheduling Scheduled PreparingTarget TargetReady; do
+    k8s_patch VirtualMachineInstanceMigration mig1 "{\"status\": {\"phase\": \"$phase\"}}"
+done
+migration_state "$UID1" "$N1" "$N2" "\"mode\": \"PreCopy\", \"startTimestamp\": \"$(k8s_now)\", \"targetPod\": \"virt-launcher-vm1-b\""
 k8s_patch VirtualMachineInstanceMigration mig1 '{"status": {"phase": "Running"}}'
+sleep 1.2
+t_check "phases Pending to Running and a PreCopy migrationState decide nothing" [ "$(mig_state vm1)" = prepared ]
+# virt-handler marks the target pod once the VM is active there.
+k8s_patch Pod virt-launcher-vm1-b "{\"metadata\": {\"annotations\": {\"kubevirt.io/migration-target-ready-timestamp\": \"$(k8s_now)\"}}}"
+t_check "KubeVirt's target-ready timestamp goes into the port's timeline" \
+    lab_wait 5 "t-target-ready" has_t_ready
+t_check "and the daemon logged it" grep -q "default_vm1: KubeVirt marked target pod default/virt-launcher-vm1-b ready at" "$LAB_H2_DAEMON_LOG"
+t_check "still prepared: the RARP activates, not the annotation" [ "$(mig_state vm1)" = prepared ]
 workload_rarp virt-launcher-vm1-b
 t_check "the workload's RARP activates it" wait_state vm1 activated
 t_check "the VM answers on the target" pod_ping client "$VM1_IP"
@@ -184,16 +250,23 @@ t_check "requested-chassis is the target alone" [ "$(lsp_opt vm1 requested-chass
 t_check "activation-strategy removed" [ -z "$(lsp_opt vm1 activation-strategy)" ]
 t_check "the VM answers" pod_ping client "$VM1_IP"
 kubelet_del 1 virt-launcher-vm1-a
-t_check "the source pod's DEL afterwards leaves the port to the target" \
+t_check "the source pod's DEL (with prevResult) afterwards leaves the port to the target" \
     [ "$CNI_RC/$(lsp_ext vm1 ovn-lm/container-id)" = 0/cid-virt-launcher-vm1-b ]
 lab_pod_netns_del virt-launcher-vm1-a
 t_check "the VM still answers" pod_ping client "$VM1_IP"
+kubelet_gc_del 1 virt-launcher-vm1-a
+t_check "the source's second DEL (no prevResult, empty CNI_NETNS) succeeds" [ "$CNI_RC" = 0 ]
+t_check "and moves nothing: requested-chassis is the target, the target owns the port" \
+    [ "$(lsp_opt vm1 requested-chassis)/$(lsp_ext vm1 ovn-lm/container-id)" = "$(lab_chassis_name 2)/cid-virt-launcher-vm1-b" ]
+t_check "the VM still answers on the target" pod_ping client "$VM1_IP"
 t_check "Events: prepared, activated, completed on the target pod" \
     lab_wait 5 "events" events_are virt-launcher-vm1-b \
     "MigrationPrepared MigrationActivated MigrationCompleted "
 msg=$(k8s_event_message virt-launcher-vm1-b MigrationCompleted)
 t_check "the completed Event carries the durations ($msg)" \
     grep -qE 'in [0-9]+ ms: prepare [0-9]+ ms, activation [0-9]+ ms, completion [0-9]+ ms' <<<"$msg"
+t_check "and KubeVirt's target-ready time" \
+    grep -qE "KubeVirt marked the target ready -?[0-9]+ ms after the target's CNI ADD" <<<"$msg"
 t_check "the daemon logged the migration's timings" \
     grep -qE 'migration default_vm1 .* completed \+[0-9]+ ms' "$LAB_H2_DAEMON_LOG"
 t_check "kube-migrations maps the VMIM to the port" appctl_has 2 \
@@ -206,6 +279,11 @@ migrate_start mig2 "$N2" 3 virt-launcher-vm1-c || t_fail "mig2: target ADD"
 UID2=$MUID
 workload_rarp virt-launcher-vm1-c
 wait_state vm1 activated || t_fail "not activated"
+# mig1's source, garbage-collected by its kubelet while mig2 runs.
+kubelet_gc_del 1 virt-launcher-vm1-a
+t_check "a late DEL of mig1's source during mig2 succeeds and changes nothing" \
+    [ "$CNI_RC/$(mig_state vm1)/$(lsp_opt vm1 requested-chassis)/$(lsp_ext vm1 ovn-lm/container-id)" = "0/activated/$(lab_chassis_name 2),$(lab_chassis_name 3)/cid-virt-launcher-vm1-b" ]
+t_check "and the VM answers on mig2's target" pod_ping client "$VM1_IP"
 migration_state "some-other-uid" "$N2" "$N3" '"completed": true'
 k8s_patch VirtualMachineInstanceMigration mig2 '{"status": {"phase": "Succeeded"}}'
 sleep 1.5
@@ -333,6 +411,62 @@ t_check "the VM answers" pod_ping client "$VM1_IP"
 t_check "its Event for the completion was posted" lab_wait 5 "event" \
     has_event virt-launcher-vm1-f MigrationCompleted
 
+# --- Post-copy: a failure after the switch keeps the target ------------------
+# vm1 lives on chassis 1 (pod f).  mig6 to chassis 3 switches to post-copy:
+# the VM runs on the target, which alone holds its current memory.  When
+# the migration then fails, going back to the source would resurrect a
+# stale VM: the port stays on the target.
+t_begin post-copy
+migrate_start mig6 "$N1" 3 virt-launcher-vm1-g || t_fail "mig6: target ADD"
+UID6=$MUID
+t_check "prepared" [ "$(mig_state vm1)" = prepared ]
+k8s_patch VirtualMachineInstanceMigration mig6 '{"status": {"phase": "Running"}}'
+migration_state "$UID6" "$N1" "$N3" '"mode": "PostCopy"'
+workload_rarp virt-launcher-vm1-g
+t_check "post-copy: the VM runs on the target, its RARP activates it" wait_state vm1 activated
+migration_state "$UID6" "$N1" "$N3" '"mode": "PostCopy", "failed": true, "failureReason": "post-copy: connection to the source lost"'
+k8s_patch VirtualMachineInstanceMigration mig6 '{"status": {"phase": "Failed"}}'
+t_check "a failed post-copy migration is not rolled back: the target keeps the port" \
+    wait_state vm1 completed
+t_check "requested-chassis is the target alone" [ "$(lsp_opt vm1 requested-chassis)" = "$(lab_chassis_name 3)" ]
+t_check "the target owns the port" [ "$(lsp_ext vm1 ovn-lm/container-id)" = cid-virt-launcher-vm1-g ]
+t_check "the daemon says why" grep -q "default_vm1: kubevirt: post-copy migration $UID6 failed: post-copy: connection to the source lost: the target holds the VM's only current state" "$LAB_H3_DAEMON_LOG"
+t_check "the VM answers from the target" pod_ping client "$VM1_IP"
+t_check "Warning Event MigrationPostCopyFailed on the target pod" lab_wait 5 "event" \
+    has_event virt-launcher-vm1-g MigrationPostCopyFailed
+t_check "no MigrationRolledBack" no_event virt-launcher-vm1-g MigrationRolledBack
+kubelet_del 1 virt-launcher-vm1-f
+kubelet_gc_del 1 virt-launcher-vm1-f
+t_check "the source's two DELs leave the port on the target" \
+    [ "$CNI_RC/$(lsp_opt vm1 requested-chassis)/$(lsp_ext vm1 ovn-lm/container-id)" = "0/$(lab_chassis_name 3)/cid-virt-launcher-vm1-g" ]
+lab_pod_netns_del virt-launcher-vm1-f
+t_check "the VM answers" pod_ping client "$VM1_IP"
+
+# --- Abort ---------------------------------------------------------------------
+# vm1 lives on chassis 3 (pod g).  mig7 to chassis 2 is aborted during
+# pre-copy: Aborting decides nothing, Succeeded (the abort succeeded) rolls
+# back.
+t_begin abort
+migrate_start mig7 "$N3" 2 virt-launcher-vm1-h || t_fail "mig7: target ADD"
+UID7=$MUID
+k8s_patch VirtualMachineInstanceMigration mig7 '{"status": {"phase": "Running"}}'
+migration_state "$UID7" "$N3" "$N2" '"mode": "PreCopy", "abortRequested": true, "abortStatus": "Aborting"'
+sleep 1.5
+t_check "abortStatus Aborting: still prepared" [ "$(mig_state vm1)" = prepared ]
+migration_state "$UID7" "$N3" "$N2" '"mode": "PreCopy", "abortRequested": true, "abortStatus": "Succeeded"'
+t_check "abortStatus Succeeded (aborted) rolls back, before the VMIM says Failed" \
+    wait_state vm1 rolled-back
+k8s_patch VirtualMachineInstanceMigration mig7 '{"status": {"phase": "Failed"}}'
+t_check "requested-chassis is the source alone" [ "$(lsp_opt vm1 requested-chassis)" = "$(lab_chassis_name 3)" ]
+t_check "the reason says aborted" grep -q "kubevirt: migration $UID7 was aborted" <<<"$(rollback_reason)"
+t_check "the VM answers from the source" pod_ping client "$VM1_IP"
+t_check "Event: rolled back" lab_wait 5 "event" has_event virt-launcher-vm1-h MigrationRolledBack
+kubelet_del 2 virt-launcher-vm1-h
+kubelet_gc_del 2 virt-launcher-vm1-h
+t_check "the target's two DELs leave the port to the source" \
+    [ "$CNI_RC/$(lsp_opt vm1 requested-chassis)/$(lsp_ext vm1 ovn-lm/container-id)" = "0/$(lab_chassis_name 3)/cid-virt-launcher-vm1-g" ]
+lab_pod_netns_del virt-launcher-vm1-h
+
 # --- Metrics ---------------------------------------------------------------------
 t_begin metrics
 m_ge() { local v; v=$(metric 2 "$1") && [ "${v:-0}" -ge "$2" ]; }
@@ -342,12 +476,14 @@ done
 t_check "relists counted" m_ge 'ovn_lm_kubernetes_watch_relists_total{resource="virtualmachineinstancemigrations"}' 1
 t_check "errors counted" m_ge 'ovn_lm_kubernetes_watch_errors_total{resource="pods"}' 1
 t_check "completions on KubeVirt's word counted" m_ge 'ovn_lm_kubernetes_verdicts_total{verdict="completed"}' 2
+t_check "the post-copy failure kept on the target counted" \
+    [ "$(metric 3 'ovn_lm_kubernetes_verdicts_total{verdict="kept-target"}')" = 1 ]
 t_check "Events posted counted" m_ge 'ovn_lm_kubernetes_events_total{result="posted"}' 3
 
 # --- Clean up ----------------------------------------------------------------
 t_begin cleanup
 kubelet_del 2 virt-launcher-vm1-e
-kubelet_del 1 virt-launcher-vm1-f
+kubelet_del 3 virt-launcher-vm1-g
 kubelet_del 3 client
 t_check "no veth, OVS port, logical port or record left" [ -z "$(leaks)" ]
 t_check "no token in the daemons' logs" no_token_in_logs "$TOKEN0" "$new"

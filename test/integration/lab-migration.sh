@@ -21,6 +21,9 @@ CLIENT_IP=$POD_IP
 # --- (c) rollback -----------------------------------------------------------
 t_begin rollback
 vm_add 1 vm1 c-src >/dev/null && VM1_IP=$POD_IP && t_ok "vm1 on chassis 1 ($VM1_IP)" || t_fail "ADD vm1 source"
+t_check "no Kubernetes API: the port is named from the runtime's kubevirt.io/domain annotation" \
+    lsp_exists vm1
+t_check "the empty opt-in annotation opts in" [ "$(lsp_ext vm1 ovn-lm/live-migration)" = true ]
 vm_add 2 vm1 c-dst >/dev/null && t_ok "target ADD on chassis 2 answered" || t_fail "ADD vm1 target"
 t_check "target got the same IP" [ "${POD_IP:-}" = "${VM1_IP:-x}" ]
 t_check "state prepared" [ "$(mig_state vm1)" = prepared ]
@@ -70,9 +73,21 @@ lab_nbctl pg-add pg_vms default_vm1
 vm_add 2 vm1 g-dst >/dev/null || t_fail "target ADD"
 send_rarp 2 vm1
 wait_state vm1 activated || t_fail "not activated"
-cni_run DEL "cid-$prev" "/run/netns/$(lab_ns_pod "$prev")" eth0 "" "$(cni_conf 1)"
+cni_del_stop 1 "$prev"
+t_check "containerd's first DEL of the source (with prevResult) succeeds" [ "$CNI_RC" = 0 ]
+t_check "and completes the migration" [ "$(mig_state vm1)/$(lsp_opt vm1 requested-chassis)" = "completed/$(lab_chassis_name 2)" ]
 lab_pod_netns_del "$prev"
 t_check "the VM stays reachable" pod_ping client "$VM1_IP"
+# The kubelet's garbage collection, later: the same sandbox again, without
+# prevResult, with an empty CNI_NETNS, while the target holds the port.
+cni_del_gc 1 "$prev"
+t_check "the source's late second DEL (no prevResult, empty CNI_NETNS) succeeds" [ "$CNI_RC" = 0 ]
+t_check "and leaves the target's port alone: requested-chassis stays the target" \
+    [ "$(lsp_opt vm1 requested-chassis)/$(lsp_ext vm1 ovn-lm/container-id)" = "$(lab_chassis_name 2)/cid-g-dst" ]
+t_check "the port still exists" lsp_exists vm1
+t_check "the target's OVS port is still installed" bash -c \
+    "ovs-appctl -t $LAB_H2_DAEMON_CTL ovn-lm/list-ports | grep -q 'port=default_vm1 .*installed=true'"
+t_check "the VM still answers on the target" pod_ping client "$VM1_IP"
 t_check "the logical port keeps its port-group membership" \
     [ "$(lab_nbctl --bare --columns=ports find Port_Group name=pg_vms)" = "$(lab_nbctl --bare --columns=_uuid find Logical_Switch_Port name=default_vm1)" ]
 t_check "the source's veth and OVS port are gone" [ -z "$(lab_vsctl 1 list-ports br-int | grep '^lm')" ]

@@ -110,7 +110,8 @@ cni_add_pod() {
         return 1
     fi
     POD_IP=$(json_get "$CNI_OUT" 'j["ips"][0]["address"].split("/")[0]')
-    mkdir -p "$LAB_DIR/pods" && echo "$n" >"$LAB_DIR/pods/$name"
+    mkdir -p "$LAB_DIR/pods" && echo "$n" >"$LAB_DIR/pods/$name" &&
+        printf '%s\n' "$CNI_OUT" >"$LAB_DIR/pods/$name.result"
 }
 
 # lab_pod_chassis NAME: the chassis cni_add_pod attached pod NAME to.
@@ -182,4 +183,28 @@ print(urllib.request.urlopen("http://127.0.0.1:9476/metrics", timeout=5).read().
 # metric N NAME{LABELS}: one sample's value from chassis N's daemon.
 metric() {
     metrics "$1" | awk -v k="$2" '$1 == k { print $2 }'
+}
+
+# ---- containerd's two DELs --------------------------------------------------
+# containerd deletes a sandbox's network twice: StopPodSandbox with the
+# netns and the ADD's result as prevResult, then, from the kubelet's garbage
+# collection (RemovePodSandbox) up to about a minute later, again without
+# prevResult and with an empty CNI_NETNS.
+
+# cni_del_stop N POD [CNI_ARGS]: the first DEL of pod POD (added with
+# cni_add_pod) on chassis N.  Sets CNI_RC/CNI_OUT.
+cni_del_stop() {
+    local prev
+    prev=$(cat "$LAB_DIR/pods/$2.result" 2>/dev/null) || prev='{}'
+    cni_run DEL "cid-$2" "/run/netns/$(lab_ns_pod "$2")" eth0 \
+        "${3:-IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$2;K8S_POD_INFRA_CONTAINER_ID=cid-$2}" \
+        "$(cni_conf "$1" "{\"prevResult\": $prev}")"
+}
+
+# cni_del_gc N POD [CNI_ARGS]: the late second DEL of pod POD on chassis N:
+# no prevResult, empty CNI_NETNS.  Sets CNI_RC/CNI_OUT.
+cni_del_gc() {
+    cni_run DEL "cid-$2" "" eth0 \
+        "${3:-IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$2;K8S_POD_INFRA_CONTAINER_ID=cid-$2}" \
+        "$(cni_conf "$1")"
 }

@@ -83,11 +83,15 @@ k8s_pod() {
         \"status\": {\"phase\": \"Pending\"}}"
 }
 
-# k8s_vm_pod NAME NODE VM [MIGRATION-UID]: a virt-launcher pod of VM.
+# k8s_vm_pod NAME NODE VM [MIGRATION-UID]: a virt-launcher pod of VM, in
+# the shape KubeVirt's virt-controller gives it: labels kubevirt.io,
+# kubevirt.io/created-by, vm.kubevirt.io/name (and on a migration's target
+# kubevirt.io/migrationJobUID); annotations kubevirt.io/domain and the
+# opt-in, whose value is empty.
 k8s_vm_pod() {
-    local labels="{\"kubevirt.io\": \"virt-launcher\", \"vm.kubevirt.io/name\": \"$3\", \"kubevirt.io/domain\": \"$3\"${4:+, \"kubevirt.io/migrationJobUID\": \"$4\"}}"
+    local labels="{\"kubevirt.io\": \"virt-launcher\", \"kubevirt.io/created-by\": \"vmi-uid-$3\", \"vm.kubevirt.io/name\": \"$3\"${4:+, \"kubevirt.io/migrationJobUID\": \"$4\"}}"
     k8s_pod "$1" "$2" "$labels" \
-        '{"kubevirt.io/allow-pod-bridge-network-live-migration": ""}'
+        "{\"kubevirt.io/domain\": \"$3\", \"kubevirt.io/allow-pod-bridge-network-live-migration\": \"\", \"kubectl.kubernetes.io/default-container\": \"compute\"}"
 }
 
 # k8s_patch KIND NAME JSON: a merge patch of default/NAME.
@@ -122,4 +126,43 @@ import json, sys
 for e in json.load(sys.stdin):
     if e.get("involvedObject", {}).get("name") == sys.argv[1] and e["reason"] == sys.argv[2]:
         print(e["message"])' "$1" "$2"
+}
+
+# k8s_runtime_annotations POD: the pod annotations containerd passes for
+# default/POD (runtimeConfig io.kubernetes.cri.pod-annotations): the pod's
+# annotations as the API has them, plus the kubelet's
+# kubernetes.io/config.seen and config.source; never its labels.  For a
+# pod the API does not know, only the kubelet's two.
+k8s_runtime_annotations() {
+    { k8s get Pod default "$1" 2>/dev/null || echo '{}'; } | python3 -c '
+import datetime, json, sys
+try:
+    pod = json.load(sys.stdin)
+except ValueError:
+    pod = {}
+ann = dict(pod.get("metadata", {}).get("annotations") or {})
+ann["kubernetes.io/config.seen"] = datetime.datetime.now(
+    datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+ann["kubernetes.io/config.source"] = "api"
+print(json.dumps(ann))'
+}
+
+# k8s_pod_uid POD: default/POD's metadata.uid, or nothing.
+k8s_pod_uid() {
+    k8s get Pod default "$1" 2>/dev/null | python3 -c '
+import json, sys
+try:
+    print(json.load(sys.stdin)["metadata"]["uid"])
+except (ValueError, KeyError):
+    pass'
+}
+
+# k8s_now: the current time as Kubernetes writes timestamps (RFC 3339, UTC).
+k8s_now() {
+    date -u +%Y-%m-%dT%H:%M:%SZ
+}
+
+# kube_pods_cached N: how many pods chassis N's daemon's pod cache holds.
+kube_pods_cached() {
+    kube_status "$1" | sed -n 's/^pods: .* \([0-9][0-9]*\) objects.*/\1/p'
 }

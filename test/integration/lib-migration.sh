@@ -1,11 +1,13 @@
 # lib-migration.sh: helpers for live-migration tests in the lab.  Source
 # after lib-cni.sh.  Logical ports are named default_<vm>.
 
-# vm_ann VM: the runtimeConfig a KubeVirt virt-launcher pod of VM carries
-# (the opt-in annotation and the VM's name), as a conf merge object.
+# vm_ann VM [EXTRA]: the runtimeConfig containerd passes for a KubeVirt
+# virt-launcher pod of VM, as a conf merge object: the pod's annotations
+# only (KubeVirt's kubevirt.io/domain and its empty opt-in, the kubelet's
+# config.seen/config.source), never labels such as vm.kubevirt.io/name.
 vm_ann() {
-    printf '{"runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"kubevirt.io/allow-pod-bridge-network-live-migration": "", "vm.kubevirt.io/name": "%s"%s}}}' \
-        "$1" "${2:+, $2}"
+    printf '{"runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"kubevirt.io/domain": "%s", "kubevirt.io/allow-pod-bridge-network-live-migration": "", "kubectl.kubernetes.io/default-container": "compute", "kubernetes.io/config.seen": "%s", "kubernetes.io/config.source": "api"%s}}}' \
+        "$1" "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "${2:+, $2}"
 }
 
 # vm_add N VM POD [EXTRA-ANNOTATIONS]: ADD pod POD of VM on chassis N.
