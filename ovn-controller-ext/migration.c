@@ -594,7 +594,13 @@ run_ops(struct migration *m)
         }
         ovs_list_remove(&op->node);
         op_destroy(op);
-        finished = true;
+        /* A transaction that must be tried again is, but only once the
+         * database has changed (a reconnection to a new Raft leader
+         * changes it): retrying at once would spin while the IDL is
+         * between servers. */
+        if (status != TXN_TRY_AGAIN) {
+            finished = true;
+        }
     }
     return finished;
 }

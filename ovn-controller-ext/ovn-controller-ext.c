@@ -48,6 +48,7 @@
 #include "ovn-lm-proto.h"
 #include "ovs-port.h"
 #include "ovsdb-idl.h"
+#include "timeval.h"
 #include "pod-net.h"
 #include "stream-ssl.h"
 #include "stream.h"
@@ -83,6 +84,18 @@ struct ext_options {
 };
 
 /* Everything the main loop owns. */
+/* What ovn-lm/connection-status tells of one database connection beyond
+ * "connected": how often it was made again after the first time (a Raft
+ * leader change, a server restart, a partition), and when it last changed.
+ * The IDL follows the leader of a clustered database by itself
+ * (leader-only); this makes the change visible. */
+struct ext_db_link {
+    bool connected;
+    bool ever_connected;
+    unsigned int reconnections;
+    long long int changed;      /* time_msec() of the last change, or 0. */
+};
+
 struct ext_daemon {
     struct ext_options opts;
     uv_loop_t loop;
@@ -105,6 +118,7 @@ struct ext_daemon {
     char *bridge;
     int default_mtu;
     unsigned int ovs_seqno;     /* Open_vSwitch contents last looked at. */
+    struct ext_db_link ovs_link, nb_link, sb_link;
 
     /* Exit. */
     uv_signal_t sigterm, sigint;
@@ -119,6 +133,8 @@ static void parse_options(int argc, char *argv[], struct ext_options *);
 static void usage(void) OVS_NO_RETURN;
 static void register_unixctl(struct unixctl_server *, struct ext_daemon *);
 static void start_kube(struct ext_daemon *);
+static void db_link_update(struct ext_db_link *, const char *name,
+                           struct ovsdb_idl *);
 
 static void
 cni_request_cb(struct cni_server_conn *conn, const char *buf, size_t len,
@@ -270,6 +286,10 @@ update_system(struct ext_daemon *d)
         if (!d->sb_idl) {
             d->sb_idl = ovsdb_idl_create(sb_remote, &sbrec_idl_class, false,
                                          true);
+            /* Read only, as ovn-controller reads it: any member of a
+             * clustered Southbound will do, so a leader change is no
+             * reconnection.  (Northbound is written: leader only.) */
+            ovsdb_idl_set_leader_only(d->sb_idl, false);
             ovsdb_idl_add_table(d->sb_idl, &sbrec_table_chassis);
             ovsdb_idl_add_column(d->sb_idl, &sbrec_chassis_col_name);
             ovsdb_idl_add_column(d->sb_idl, &sbrec_chassis_col_hostname);
@@ -381,6 +401,9 @@ main(int argc, char *argv[])
         if (d.sb_idl) {
             ovsdb_idl_run(d.sb_idl);
         }
+        db_link_update(&d.ovs_link, "Open_vSwitch", d.ovs_idl);
+        db_link_update(&d.nb_link, "OVN_Northbound", d.nb_idl);
+        db_link_update(&d.sb_link, "OVN_Southbound", d.sb_idl);
         update_system(&d);
         unixctl_server_run(unixctl);
 
@@ -584,14 +607,45 @@ ext_unixctl_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
+/* Follows 'idl''s connection state in 'link'; logs each reconnection. */
+static void
+db_link_update(struct ext_db_link *link, const char *name,
+               struct ovsdb_idl *idl)
+{
+    bool connected = idl && ovsdb_idl_is_connected(idl);
+    if (connected == link->connected) {
+        return;
+    }
+    link->connected = connected;
+    link->changed = time_msec();
+    if (connected) {
+        if (link->ever_connected) {
+            link->reconnections++;
+            VLOG_INFO("%s: connected again (reconnection %u)", name,
+                      link->reconnections);
+        }
+        link->ever_connected = true;
+    } else {
+        VLOG_INFO("%s: connection lost", name);
+    }
+}
+
 static void
 put_idl_status(struct ds *s, const char *name, struct ovsdb_idl *idl,
-               const char *remote)
+               const char *remote, const struct ext_db_link *link)
 {
-    ds_put_format(s, "%s: %s (%s)\n", name,
+    ds_put_format(s, "%s: %s (%s)", name,
                   !idl ? "not configured"
                   : ovsdb_idl_is_connected(idl) ? "connected"
                   : "not connected", remote ? remote : "-");
+    if (idl) {
+        ds_put_format(s, " reconnections=%u", link->reconnections);
+        if (link->changed) {
+            ds_put_format(s, " last-change=%.1fs-ago",
+                          (time_msec() - link->changed) / 1000.0);
+        }
+    }
+    ds_put_char(s, '\n');
 }
 
 static void
@@ -602,9 +656,12 @@ ext_unixctl_connection_status(struct unixctl_conn *conn,
     struct ext_daemon *d = d_;
     struct ds s = DS_EMPTY_INITIALIZER;
 
-    put_idl_status(&s, "Open_vSwitch", d->ovs_idl, d->opts.ovs_remote);
-    put_idl_status(&s, "OVN_Northbound", d->nb_idl, d->opts.nb_remote);
-    put_idl_status(&s, "OVN_Southbound", d->sb_idl, d->sb_remote_in_use);
+    put_idl_status(&s, "Open_vSwitch", d->ovs_idl, d->opts.ovs_remote,
+                   &d->ovs_link);
+    put_idl_status(&s, "OVN_Northbound", d->nb_idl, d->opts.nb_remote,
+                   &d->nb_link);
+    put_idl_status(&s, "OVN_Southbound", d->sb_idl, d->sb_remote_in_use,
+                   &d->sb_link);
     ds_put_format(&s, "chassis: %s\nbridge: %s\ndefault-mtu: %d\n"
                   "socket: %s\n", d->chassis ? d->chassis : "(unknown)",
                   d->bridge ? d->bridge : "-", d->default_mtu,

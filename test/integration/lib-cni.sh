@@ -51,15 +51,18 @@ t_summary() {
 # ---- The CNI binary -------------------------------------------------------
 
 # cni_conf N [JSON-MERGE]: prints a network configuration for chassis N's
-# daemon; JSON-MERGE (an object) overrides or adds keys.
+# daemon; JSON-MERGE (an object) overrides or adds keys.  readyTimeout is
+# $CNI_READY_TIMEOUT, default 10.
 cni_conf() {
     local n=$1 merge=${2:-'{}'} sock
     sock=$(lab_var "LAB_H${n}_DAEMON_SOCK")
     python3 - "$sock" "$LAB_DIR/cni-state" "$merge" <<'PY'
 import json, sys
+import os
 conf = {"cniVersion": "1.0.0", "name": "ovnlm", "type": "ovn-lm",
         "socket": sys.argv[1], "stateDir": sys.argv[2],
-        "logicalSwitch": "ls0", "readyTimeout": 10}
+        "logicalSwitch": "ls0",
+        "readyTimeout": float(os.environ.get("CNI_READY_TIMEOUT", "10"))}
 conf.update(json.loads(sys.argv[3]))
 print(json.dumps(conf))
 PY

@@ -12,7 +12,8 @@
 #   lab.sh exec N CMD...        run CMD in chassis N's netns and environment
 #
 # Environment: LAB_PREFIX, LAB_DIR, LAB_CHASSIS, LAB_DAEMON, LAB_DAEMON_ARGS,
-# LAB_SSL=1 for NB/SB over SSL (README.md).  Must run as root.
+# LAB_SSL=1 for NB/SB over SSL, LAB_CLUSTER=1 for NB and SB as 3-member
+# Raft clusters (README.md).  Must run as root.
 
 set -Eeuo pipefail
 
@@ -23,7 +24,7 @@ LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_MARKER=.ovn-lm-lab
 
 usage() {
-    sed -n '3,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '3,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # A failed command under 'set -e' would otherwise exit silently.  Our own
@@ -158,6 +159,39 @@ up_central() {
     ip -n "$ns" addr add "$LAB_CENTRAL_IP/$LAB_UNDERLAY_PLEN" dev "$br"
     ip -n "$ns" link set "$br" up
 
+    if ((LAB_CLUSTER)); then
+        up_cluster
+    else
+        up_standalone_dbs "$c" "$nb_net" "$sb_net" "${ssl[@]}"
+    fi
+    lab_exec_central ovn-northd \
+        --ovnnb-db="$(lab_db_northd nb)" --ovnsb-db="$(lab_db_northd sb)" \
+        -vconsole:warn --log-file="$c/ovn-northd.log" \
+        --pidfile="$c/ovn-northd.pid" --unixctl="$c/ovn-northd.ctl" \
+        --detach --no-chdir
+
+    # other_config:subnet turns on OVN's dynamic addressing: an LSP with
+    # addresses "dynamic" gets a MAC and a free IP of the subnet from northd.
+    lab_nbctl --timeout=10 ls-add "$LAB_SWITCH" \
+        -- set Logical_Switch "$LAB_SWITCH" \
+        "other_config:subnet=$LAB_SUBNET" \
+        "other_config:exclude_ips=$LAB_EXCLUDE_IPS"
+    maybe_fail central
+}
+
+# lab_db_northd nb|sb: where ovn-northd reaches the database: the unix
+# socket, or in a clustered lab every member over the underlay, as in a
+# real deployment (so a partitioned member is a partition for northd too).
+lab_db_northd() {
+    if ((LAB_CLUSTER)); then lab_db_remotes "$1" tcp; else lab_db_remotes "$1" unix; fi
+}
+
+# up_standalone_dbs DIR NB-REMOTE SB-REMOTE [SSL-ARGS...]: one NB and one SB
+# ovsdb-server in the central namespace.
+up_standalone_dbs() {
+    local c=$1 nb_net=$2 sb_net=$3
+    shift 3
+    local ssl=("$@")
     ovsdb-tool create "$c/nb.db" /usr/share/ovn/ovn-nb.ovsschema
     ovsdb-tool create "$c/sb.db" /usr/share/ovn/ovn-sb.ovsschema
     lab_exec_central ovsdb-server "$c/nb.db" \
@@ -170,19 +204,46 @@ up_central() {
         -vconsole:warn --log-file="$c/ovsdb-sb.log" \
         --pidfile="$c/ovsdb-sb.pid" --unixctl="$c/ovsdb-sb.ctl" \
         --detach --no-chdir
-    lab_exec_central ovn-northd \
-        --ovnnb-db="$(lab_nb_db)" --ovnsb-db="$(lab_sb_db)" \
-        -vconsole:warn --log-file="$c/ovn-northd.log" \
-        --pidfile="$c/ovn-northd.pid" --unixctl="$c/ovn-northd.ctl" \
-        --detach --no-chdir
+}
 
-    # other_config:subnet turns on OVN's dynamic addressing: an LSP with
-    # addresses "dynamic" gets a MAC and a free IP of the subnet from northd.
-    lab_nbctl --timeout=10 ls-add "$LAB_SWITCH" \
-        -- set Logical_Switch "$LAB_SWITCH" \
-        "other_config:subnet=$LAB_SUBNET" \
-        "other_config:exclude_ips=$LAB_EXCLUDE_IPS"
-    maybe_fail central
+# up_cluster: LAB_CLUSTER=1.  Three member namespaces ${P}d1..3 on the
+# underlay bridge, each with an NB and an SB ovsdb-server that are Raft
+# members (member 1 creates each cluster, 2 and 3 join it), listening on
+# a unix socket for the host's tools and on TCP on the member's address
+# for northd, the chassis and the daemons.  Returns once both clusters
+# have a leader that every member knows.
+up_cluster() {
+    local i ns d ip db schema name br=${LAB_PREFIX}br cns
+    cns=$(lab_ns_central)
+    for ((i = 1; i <= LAB_CLUSTER_SIZE; i++)); do
+        ns=$(lab_ns_db "$i")
+        d=$(lab_db_dir "$i")
+        ip=$(lab_db_ip "$i")
+        mkdir "$d"
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+        ip -n "$cns" link add "${LAB_PREFIX}m$i" mtu "$LAB_UNDERLAY_MTU" \
+            type veth peer name eth0 netns "$ns" mtu "$LAB_UNDERLAY_MTU"
+        ip -n "$cns" link set "${LAB_PREFIX}m$i" master "$br" up
+        ip -n "$ns" addr add "$ip/$LAB_UNDERLAY_PLEN" dev eth0
+        ip -n "$ns" link set eth0 up
+        for db in nb sb; do
+            schema=/usr/share/ovn/ovn-$db.ovsschema
+            name=$(lab_db_name "$db")
+            if ((i == 1)); then
+                ovsdb-tool create-cluster "$d/$db.db" "$schema" \
+                    "tcp:$ip:$(lab_db_port "$db" raft)"
+            else
+                ovsdb-tool join-cluster "$d/$db.db" "$name" \
+                    "tcp:$ip:$(lab_db_port "$db" raft)" \
+                    "tcp:$(lab_db_ip 1):$(lab_db_port "$db" raft)"
+            fi
+            lab_db_start "$db" "$i"
+        done
+    done
+    lab_wait 30 "an NB leader known to every member" lab_db_has_leader nb
+    lab_wait 30 "an SB leader known to every member" lab_db_has_leader sb
+    maybe_fail cluster
 }
 
 # up_chassis N: netns, underlay veth, ovsdb-server, ovs-vswitchd, br-phy
@@ -408,6 +469,12 @@ write_env() {
         echo "# from the chassis namespaces only."
         echo "export LAB_NB_REMOTE=$(q "$(lab_nb_remote)")"
         echo "export LAB_SB_REMOTE=$(q "$(lab_sb_remote)")"
+        if lab_cluster; then
+            echo "# Clustered NB and SB (LAB_CLUSTER=1): lib.sh's lab_db_*."
+            echo "export LAB_CLUSTER='1'"
+        else
+            echo "export LAB_CLUSTER='0'"
+        fi
         echo "# SSL (LAB_SSL=1); empty in a plain lab."
         if lab_ssl; then
             echo "export LAB_SSL='1'"
@@ -525,6 +592,13 @@ do_up() {
     1) ;;
     *) lab_die "LAB_SSL='$LAB_SSL': want 0 or 1" ;;
     esac
+    case ${LAB_CLUSTER:-0} in
+    0 | '') LAB_CLUSTER=0 ;;
+    1) ;;
+    *) lab_die "LAB_CLUSTER='$LAB_CLUSTER': want 0 or 1" ;;
+    esac
+    ((!(LAB_SSL && LAB_CLUSTER))) ||
+        lab_die "LAB_SSL=1 and LAB_CLUSTER=1 together are not supported"
     if [[ -n ${LAB_DAEMON:-} ]]; then
         LAB_DAEMON=$(command -v "$LAB_DAEMON") ||
             lab_die "LAB_DAEMON '$LAB_DAEMON' not found"
@@ -554,6 +628,7 @@ do_up() {
     n=$(($(lab_now_ms) - t0))
     ssl=
     ((!LAB_SSL)) || ssl=" ssl"
+    ((!LAB_CLUSTER)) || ssl=" clustered NB/SB"
     printf 'lab: up: prefix=%s chassis=%s%s in %d.%03ds\n' \
         "$LAB_PREFIX" "$LAB_CHASSIS" "$ssl" $((n / 1000)) $((n % 1000))
     echo "lab: env in $LAB_DIR/env; remove with LAB_PREFIX=$LAB_PREFIX" \
@@ -630,6 +705,10 @@ do_status() {
     [[ -d $LAB_DIR ]] || return 0
     if lab_ssl; then
         echo "ssl: NB $(lab_nb_remote), SB $(lab_sb_remote), CA $(lab_ca_cert)"
+    fi
+    if lab_cluster; then
+        echo "cluster: NB leader member $(lab_db_leader nb || echo none)," \
+            "SB leader member $(lab_db_leader sb || echo none)"
     fi
     while IFS= read -r f; do
         if pid=$(lab_pidfile_pid "$f"); then

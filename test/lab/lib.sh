@@ -17,6 +17,10 @@
 #   netns   ${P}hN         chassis N: ovsdb-server, ovs-vswitchd,
 #                          ovn-controller (and ovn-controller-ext)
 #   netns   ${P}p-NAME     pod namespaces made by lab_pod_netns
+#   netns   ${P}dI         with LAB_CLUSTER=1: database member I (1..3),
+#                          holding NB and SB Raft member I at
+#                          $LAB_UNDERLAY_NET.(240+I); link ${P}mI is its
+#                          veth's central end (eth0 is the member's end)
 #   link    ${P}uN         underlay veth, central end (port of ${P}br)
 #   link    ${P}nN         underlay veth, chassis end (port of br-phy)
 #   dir     $LAB_DIR       default /tmp/ovn-lm-lab-$P, holds everything else
@@ -36,6 +40,9 @@ LAB_SUBNET=10.244.0.0/24
 LAB_EXCLUDE_IPS=10.244.0.1         # kept free as a future gateway address
 LAB_NB_PORT=6641
 LAB_SB_PORT=6642
+LAB_NB_RAFT_PORT=6643              # LAB_CLUSTER=1: Raft between members
+LAB_SB_RAFT_PORT=6644
+LAB_CLUSTER_SIZE=3
 LAB_MAX_CHASSIS=99
 
 # Debian puts ovs-vswitchd and ovsdb-server in /usr/sbin.
@@ -126,8 +133,10 @@ lab_chassis_ip() { echo "$LAB_UNDERLAY_NET.$1"; }
 # br-phy's MAC on chassis N: fixed, so tunnels can be pre-resolved and
 # captures are readable.  Locally administered.
 lab_chassis_mac() { printf '0a:00:ac:1f:00:%02x\n' "$1"; }
-lab_nb_db() { echo "unix:$LAB_DIR/central/nb.sock"; }
-lab_sb_db() { echo "unix:$LAB_DIR/central/sb.sock"; }
+# The databases as the host's tools reach them: unix sockets (one per
+# member, comma-separated, in a clustered lab; clients find the leader).
+lab_nb_db() { lab_db_remotes nb unix; }
+lab_sb_db() { lab_db_remotes sb unix; }
 lab_ovs_db() { echo "unix:$LAB_DIR/h$1/db.sock"; }
 
 # --- SSL (LAB_SSL=1) -------------------------------------------------------
@@ -156,19 +165,125 @@ lab_ssl_args() {
 }
 # The NB and SB remotes the chassis namespaces reach over the underlay:
 # tcp: in a plain lab, ssl: in an SSL lab.
+# With LAB_CLUSTER=1, every member's, comma-separated.
 lab_nb_remote() {
     if lab_ssl; then echo "ssl:$LAB_CENTRAL_IP:$LAB_NB_PORT"
-    else echo "tcp:$LAB_CENTRAL_IP:$LAB_NB_PORT"; fi
+    else lab_db_remotes nb tcp; fi
 }
 lab_sb_remote() {
     if lab_ssl; then echo "ssl:$LAB_CENTRAL_IP:$LAB_SB_PORT"
-    else echo "tcp:$LAB_CENTRAL_IP:$LAB_SB_PORT"; fi
+    else lab_db_remotes sb tcp; fi
 }
+
+# --- clustered databases (LAB_CLUSTER=1) -----------------------------------
+
+# lab_cluster: succeeds in a lab whose NB and SB are 3-member Raft clusters.
+lab_cluster() { [[ -d $LAB_DIR/db1 ]]; }
+lab_db_dir() { echo "$LAB_DIR/db$1"; }
+lab_ns_db() { echo "${LAB_PREFIX}d$1"; }
+lab_db_ip() { echo "$LAB_UNDERLAY_NET.$((240 + $1))"; }
+# lab_db_port nb|sb [raft]
+lab_db_port() {
+    case $1${2:+-$2} in
+    nb) echo "$LAB_NB_PORT" ;;
+    sb) echo "$LAB_SB_PORT" ;;
+    nb-raft) echo "$LAB_NB_RAFT_PORT" ;;
+    sb-raft) echo "$LAB_SB_RAFT_PORT" ;;
+    *) lab_die "lab_db_port: '$1' '${2:-}'" ;;
+    esac
+}
+lab_db_name() {
+    case $1 in nb) echo OVN_Northbound ;; sb) echo OVN_Southbound ;; esac
+}
+
+# lab_db_remotes nb|sb unix|tcp: the database's remotes, comma-separated.
+lab_db_remotes() {
+    local db=$1 kind=$2 i out=
+    if ! lab_cluster; then
+        case $kind in
+        unix) echo "unix:$LAB_DIR/central/$db.sock" ;;
+        tcp) echo "tcp:$LAB_CENTRAL_IP:$(lab_db_port "$db")" ;;
+        esac
+        return
+    fi
+    for ((i = 1; i <= LAB_CLUSTER_SIZE; i++)); do
+        case $kind in
+        unix) out+=",unix:$(lab_db_dir "$i")/$db.sock" ;;
+        tcp) out+=",tcp:$(lab_db_ip "$i"):$(lab_db_port "$db")" ;;
+        esac
+    done
+    echo "${out#,}"
+}
+
+# lab_db_pidfile nb|sb I, lab_db_ctl nb|sb I: member I's files.
+lab_db_pidfile() { echo "$(lab_db_dir "$2")/ovsdb-$1.pid"; }
+lab_db_ctl() { echo "$(lab_db_dir "$2")/ovsdb-$1.ctl"; }
+
+# lab_db_status nb|sb I: member I's 'cluster/status' (fails if it is down).
+lab_db_status() {
+    ovs-appctl -t "$(lab_db_ctl "$1" "$2")" cluster/status \
+        "$(lab_db_name "$1")" 2>/dev/null
+}
+
+# lab_db_leader nb|sb: the index of the member that is leader now, as
+# the members themselves say; fails if none is.
+lab_db_leader() {
+    local i
+    for ((i = 1; i <= LAB_CLUSTER_SIZE; i++)); do
+        if lab_db_status "$1" "$i" | grep -qx 'Role: leader'; then
+            echo "$i"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# lab_db_has_leader nb|sb: a leader exists and every running member
+# knows of it (its 'Leader:' line names a server, not "unknown").
+lab_db_has_leader() {
+    local i st
+    lab_db_leader "$1" >/dev/null || return 1
+    for ((i = 1; i <= LAB_CLUSTER_SIZE; i++)); do
+        lab_pidfile_pid "$(lab_db_pidfile "$1" "$i")" >/dev/null || continue
+        st=$(lab_db_status "$1" "$i") || return 1
+        grep -q '^Leader: unknown' <<<"$st" && return 1
+    done
+    return 0
+}
+
+# lab_db_start nb|sb I: starts member I's ovsdb-server on its database
+# file (a member that was killed rejoins the cluster with its log).
+lab_db_start() {
+    local db=$1 i=$2 d
+    d=$(lab_db_dir "$i")
+    ip netns exec "$(lab_ns_db "$i")" ovsdb-server "$d/$db.db" \
+        --remote="punix:$d/$db.sock" \
+        --remote="ptcp:$(lab_db_port "$db"):$(lab_db_ip "$i")" \
+        -vconsole:off -vfile:info -vfile:raft:info \
+        --log-file="$d/ovsdb-$db.log" \
+        --pidfile="$(lab_db_pidfile "$db" "$i")" \
+        --unixctl="$(lab_db_ctl "$db" "$i")" \
+        --detach --no-chdir
+}
+
+# lab_db_kill nb|sb I: SIGKILLs member I's ovsdb-server, by PID.
+lab_db_kill() {
+    local pid
+    pid=$(lab_pidfile_pid "$(lab_db_pidfile "$1" "$2")") || return 0
+    kill -KILL "$pid"
+    lab_wait 5 "ovsdb-server $1 member $2 to die" \
+        bash -c "! kill -0 $pid 2>/dev/null"
+}
+
+# lab_db_partition I / lab_db_heal I: cuts member I (NB and SB) off the
+# underlay by taking its link down inside its namespace, and back.
+lab_db_partition() { ip -n "$(lab_ns_db "$1")" link set eth0 down; }
+lab_db_heal() { ip -n "$(lab_ns_db "$1")" link set eth0 up; }
 
 # lab_is_lab_netns NAME: succeeds if netns 'NAME' belongs to this lab.
 # Exact patterns, so prefix "lm1" never matches lab "lm12"'s "lm12h1".
 lab_is_lab_netns() {
-    [[ $1 =~ ^${LAB_PREFIX}(c|u|h[0-9]+|p-.+)$ ]]
+    [[ $1 =~ ^${LAB_PREFIX}(c|u|h[0-9]+|d[0-9]+|p-.+)$ ]]
 }
 
 # lab_netns_list: prints this lab's network namespaces, one a line.
@@ -373,6 +488,9 @@ lab_daemon_start() {
     if lab_ssl; then
         nb=$(lab_nb_remote)
         mapfile -t ssl < <(lab_ssl_args "$n")
+    elif lab_cluster; then
+        # Every member over the underlay, as on a real node.
+        nb=$(lab_nb_remote)
     fi
     pidfile=$(lab_daemon_pidfile "$n")
     if lab_pidfile_pid "$pidfile" >/dev/null; then
