@@ -96,6 +96,17 @@ reconnects() {
         sed -n "s/^$2: .*reconnections=\([0-9]*\).*/\1/p"
 }
 
+# row CASE FAULT OUTCOME: one line of the table printed at the end, "ok"
+# if no check failed since the previous row.
+TABLE=()
+ROW_FAILED=0
+row() {
+    local verdict=ok
+    ((T_FAILED == ROW_FAILED)) || verdict=FAILED
+    ROW_FAILED=$T_FAILED
+    TABLE+=("$(printf '%-10s %-44s %-6s %s' "$1" "$2" "$verdict" "$3")")
+}
+
 # kill_leader nb|sb: SIGKILLs the current leader's member and waits for a
 # new leader; sets KILLED to the member and prints the failover time.
 kill_leader() {
@@ -105,7 +116,8 @@ kill_leader() {
     lab_db_kill "$1" "$KILLED"
     lab_wait 20 "a new $1 leader" lab_db_has_leader "$1" ||
         { t_fail "no new $1 leader"; return 1; }
-    echo "    $1 leader member $KILLED killed; member $(lab_db_leader "$1") leads after $(($(lab_now_ms) - t0)) ms"
+    FAILOVER_MS=$(($(lab_now_ms) - t0))
+    echo "    $1 leader member $KILLED killed; member $(lab_db_leader "$1") leads after $FAILOVER_MS ms"
 }
 
 # kill_leader_async nb|sb: the same, the kill itself in the background
@@ -156,6 +168,8 @@ for i in $(seq 1 20); do
 done
 echo "    burst: $ok of 20 ADDs succeeded, $retried after a retry (codes:${seen:- none})"
 t_check "every ADD ended in success, as a runtime retries${bad:+ (failed: ${bad[*]})}" [ "$ok" = 20 ]
+row burst "NB leader killed during 20 concurrent ADDs" \
+    "$ok/20 ADDs succeeded, $retried after code-11 retries; new leader in ${FAILOVER_MS:-?} ms"
 names=$(lab_nbctl --bare --columns=name find Logical_Switch_Port \
     'external_ids:"ovn-lm/container-id"!=""' | grep '^default_b' | sort)
 t_check "exactly one logical port per pod (20, none twice)" \
@@ -203,6 +217,8 @@ mig_case() {
     t_check "source DEL succeeded (tries: $DEL_TRIES)" [ "$CNI_RC" = 0 ]
     t_check "completed on chassis 2" lab_wait 20 completion completed_on "$vm" 2
     t_check "the workload answers from chassis 2" pod_ping client "$ip"
+    row "mig-$step" "NB leader killed at step '$step'" \
+            "completed on chassis 2, reachable (source DEL tries: $DEL_TRIES)"
     rejoin nb "$KILLED" || t_fail "member $KILLED did not rejoin"
     del_retrying 2 "$name-dst" "$(vm_ann "$vm")"
     t_check "target DEL (tries: $DEL_TRIES)" [ "$CNI_RC" = 0 ]
@@ -232,6 +248,8 @@ t_check "the daemon on chassis 2 reads SB again (reconnections $sb_before -> $(r
 del_retrying 1 s-src "$(vm_ann vm-s)"
 t_check "completed by the source's DEL" lab_wait 10 completion wait_state vm-s completed
 t_check "reachable on chassis 2" pod_ping client "$S_IP"
+row sb-leader "SB leader killed while the target waits" \
+        "activated by its RARP, completed, reachable"
 rejoin sb "$KILLED" && t_ok "the SB member rejoined" || t_fail "SB member did not rejoin"
 del_retrying 2 s-dst "$(vm_ann vm-s)"
 t_check "target DEL (tries: $DEL_TRIES)" [ "$CNI_RC" = 0 ]
@@ -250,9 +268,12 @@ lab_pod_netns "p1" >/dev/null
 t0=$(lab_now_ms)
 add_retrying 1 p1
 read -r rc tries ip code <"$LAB_DIR/burst/p1"
-echo "    ADD during the partition: rc $rc after $tries tries, $(($(lab_now_ms) - t0)) ms"
+ADD_MS=$(($(lab_now_ms) - t0))
+echo "    ADD during the partition: rc $rc after $tries tries, $ADD_MS ms"
 t_check "an ADD during the partition succeeds (as retried)" [ "$rc" = 0 ]
 t_check "... and its pod reaches the client" pod_ping p1 "$CLIENT_IP"
+row partition "NB leader's member partitioned (link down)" \
+        "ADD succeeded after $tries tries in $ADD_MS ms"
 lab_db_heal "$P"
 t_check "the healed member follows the leader again" lab_wait 20 "member $P to rejoin" \
     follows nb "$P"
@@ -266,6 +287,8 @@ del_retrying 3 client || t_fail "DEL client: $CNI_OUT"
 lab_pod_netns_del client
 left=$(leaks)
 t_check "nothing leaked${left:+: $left}" [ -z "$left" ]
+echo "--- fault table ---"
+printf '%s\n' "${TABLE[@]}"
 lab_daemons_exit
 if [[ -n ${LAB_KEEP_LOGS:-} ]]; then     # for a failure's post-mortem
     mkdir -p "$LAB_KEEP_LOGS" &&
