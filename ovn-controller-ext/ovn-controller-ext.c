@@ -634,18 +634,18 @@ static void
 put_idl_status(struct ds *s, const char *name, struct ovsdb_idl *idl,
                const char *remote, const struct ext_db_link *link)
 {
-    ds_put_format(s, "%s: %s (%s)", name,
+    ds_put_format(s, "%s: %s (%s)\n", name,
                   !idl ? "not configured"
                   : ovsdb_idl_is_connected(idl) ? "connected"
                   : "not connected", remote ? remote : "-");
     if (idl) {
-        ds_put_format(s, " reconnections=%u", link->reconnections);
+        ds_put_format(s, "  reconnections: %u", link->reconnections);
         if (link->changed) {
-            ds_put_format(s, " last-change=%.1fs-ago",
+            ds_put_format(s, ", last change %.1f s ago",
                           (time_msec() - link->changed) / 1000.0);
         }
+        ds_put_char(s, '\n');
     }
-    ds_put_char(s, '\n');
 }
 
 static void

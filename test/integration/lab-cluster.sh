@@ -93,7 +93,7 @@ follows() {
 # ovn-lm/connection-status.
 reconnects() {
     ovs-appctl -t "$(lab_var "LAB_H$1_DAEMON_CTL")" ovn-lm/connection-status |
-        sed -n "s/^$2: .*reconnections=\([0-9]*\).*/\1/p"
+        sed -n "/^$2: /{n;s/^  reconnections: \([0-9]*\).*/\1/p}"
 }
 
 # row CASE FAULT OUTCOME: one line of the table printed at the end, "ok"
