@@ -19,6 +19,7 @@ PACKAGES=(
     curl openssl                # test/k8s: the API stand-in's checks, its PKI.
     containernetworking-plugins # Reference "bridge" plugin, for benchmarks.
     podman runc busybox-static  # A real CNI client, end to end.
+    mmdebstrap buildah          # scripts/build-image.sh: the DaemonSet's image.
     qemu-system-x86 cpio kmod libc6-dev # Real QEMU live migration (test/vm).
     librsvg2-bin                # The probe's timeline as PNG.
 )
