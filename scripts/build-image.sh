@@ -92,6 +92,9 @@ fi
     die "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH is not a number of seconds"
 export SOURCE_DATE_EPOCH
 REVISION=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
+if [[ $REVISION != unknown ]] && ! git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null; then
+    REVISION+=-dirty
+fi
 
 # --- The Debian sources: the machine's own, bookworm suites only -----------
 sources_file() {
@@ -208,10 +211,19 @@ BUILDAH=(unshare -m sh -c
          --storage-driver vfs)
 CTR=
 cleanup() {
+    local m
     [[ -z $CTR ]] || "${BUILDAH[@]}" rm "$CTR" >/dev/null 2>&1 || :
-    rm -rf "$WORK"
+    # Nothing should be mounted there (mmdebstrap's extract variant mounts
+    # nothing); never remove through a mount.
+    while read -r m; do
+        umount -l "$m" 2>/dev/null || :
+    done < <(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' \
+        /proc/self/mounts | sort -r)
+    rm -rf --one-file-system "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 # buildah and the image library read these; keep them off the machine's.
 printf '[storage]\ndriver = "vfs"\nrunroot = "%s"\ngraphroot = "%s"\n' \
     "$WORK/run" "$WORK/storage" >"$WORK/storage.conf"

@@ -46,6 +46,7 @@
 # workload's RARP, the source pod's DEL, KubeVirt's VMIM Succeeded.
 #
 # OVN_LM_E2E_LOG_DIR=DIR: copy the daemons' logs (podman logs) there.
+# OVN_LM_E2E_MANIFESTS=DIR: use that copy of manifests/ instead.
 #
 # Nothing is left: the podman store, run root and containers live in
 # $T (removed), the lab goes down, also on failure or Ctrl-C.  Prints
@@ -60,6 +61,8 @@ BUILD_DIR=$(realpath "${1:-${OVN_LM_BUILD_DIR:-$ROOT/build}}")
 LAB_SH=$ROOT/test/lab/lab.sh
 TEST_HERE=$ROOT/test/integration
 P2P=$HERE/pod-to-podman.py
+# Another copy of manifests/ (to see the test catch a change).
+MANIFESTS=$(realpath "${OVN_LM_E2E_MANIFESTS:-$ROOT/manifests}")
 # shellcheck source=../lab/lib.sh
 . "$ROOT/test/lab/lib.sh"
 # shellcheck source=../integration/lib-cni.sh
@@ -223,7 +226,7 @@ import sys, yaml
 for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d.get("kind") == "ConfigMap":
         print(d["data"]["10-ovn-lm.conflist"], end="")' \
-    "$ROOT/manifests/configmap.yaml")
+    "$MANIFESTS/configmap.yaml")
 SWITCH=$(json_get "$CM_CONFLIST" 'j["plugins"][0]["logicalSwitch"]')
 lab_nbctl ls-add "$SWITCH" -- set Logical_Switch "$SWITCH" \
     other_config:subnet=10.244.0.0/16 other_config:exclude_ips=10.244.0.1 &&
@@ -233,7 +236,7 @@ lab_nbctl ls-add "$SWITCH" -- set Logical_Switch "$SWITCH" \
 pod_json() {
     local n=$1
     mkdir -p "$T/h$n/host" "$T/h$n/volumes"
-    python3 "$P2P" pod --manifests "$ROOT/manifests" \
+    python3 "$P2P" pod --manifests "$MANIFESTS" \
         --netns "/run/netns/$(lab_ns_chassis "$n")" \
         --node-name "$(lab_chassis_hostname "$n")" \
         --host-root "$T/h$n/host" \
