@@ -76,7 +76,7 @@ NAME=${OVN_LM_IMAGE_NAME:-localhost/ovn-lm}
 IMAGE=$NAME:$VERSION
 
 [[ $(id -u) == 0 ]] || die "must run as root (mmdebstrap --mode=root, buildah)"
-for tool in mmdebstrap buildah dpkg-deb strip ldd python3; do
+for tool in mmdebstrap buildah dpkg-deb strip ldd python3 flock unshare; do
     command -v "$tool" >/dev/null ||
         die "$tool is missing (scripts/install-deps.sh installs it)"
 done
@@ -201,6 +201,9 @@ say "packages: ${KEEP[*]}"
 
 # --- The root file system ------------------------------------------------------
 mkdir -p "$OUT" "$CACHE/archives" "$CACHE/lists"
+# One build at a time uses the cache.
+exec 9>"$CACHE/.lock"
+flock 9
 WORK=$(mktemp -d "$OUT/.work.XXXXXX")
 # buildah runs in a mount namespace of its own where /var/lib is an empty
 # tmpfs: the image library keeps a machine-wide cache in
