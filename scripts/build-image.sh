@@ -57,7 +57,7 @@ BUILD_DIR=$(realpath "${1:-$ROOT/build}")
 OVN_LM_CNI=${OVN_LM_CNI:-$BUILD_DIR/cni/ovn-lm}
 OVN_LM_DAEMON=${OVN_LM_DAEMON:-$BUILD_DIR/ovn-controller-ext/ovn-controller-ext}
 OUT=$BUILD_DIR/image
-CACHE=${OVN_LM_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ovn-lm/image}
+CACHE=${OVN_LM_IMAGE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/ovn-lm/image}
 SUITE=bookworm
 started=$(date +%s%N)
 
