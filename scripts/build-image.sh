@@ -43,9 +43,10 @@
 # package lists and the .deb files of the last build; apt still asks the
 # mirror whether they are current (an unchanged list costs one small
 # request), so a repeated build downloads nothing new and a stale cache is
-# never used.  The mirror is the machine's: the Debian entries of
-# /etc/apt/sources.list and /etc/apt/sources.list.d (OVN_LM_IMAGE_SOURCES, a
-# sources file, overrides), suites bookworm*, never another suite.
+# never used.  The mirror is the machine's: the entries of
+# /etc/apt/sources.list and /etc/apt/sources.list.d for suites bookworm*
+# with component main signed by Debian's archive keyring (or unsigned), and
+# never another suite; OVN_LM_IMAGE_SOURCES (a sources file) overrides.
 #
 # Prints the packages, the image's reference and ID, its size (uncompressed
 # layer and gzip-compressed archive) and how long the build took.
@@ -105,10 +106,10 @@ sources_file() {
     python3 - "$SUITE" <<'PY'
 import glob, re, sys
 suite = sys.argv[1]
-out = []
+entries = []        # (URIs, Suites, Signed-By or None, Components)
 def keep(suites):
     return [s for s in suites if s == suite or s.startswith(suite + "-")]
-# One-line format.
+# One-line format: deb [options] URI SUITE COMPONENT...
 for f in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
     try:
         lines = open(f).read().splitlines()
@@ -116,9 +117,12 @@ for f in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*
         continue
     for line in lines:
         line = line.split("#", 1)[0].strip()
-        m = re.match(r"^deb\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s+(.*)$", line)
+        m = re.match(r"^deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s+(.*)$",
+                     line)
         if m and keep([m.group(3)]):
-            out.append(f"deb {m.group(1) or ''}{m.group(2)} {m.group(3)} main")
+            sb = re.search(r"(?:^|\s)signed-by=(\S+)", m.group(1) or "")
+            entries.append(([m.group(2)], [m.group(3)],
+                            sb.group(1) if sb else None, m.group(4).split()))
 # deb822 format.
 for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
     try:
@@ -138,33 +142,23 @@ for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
             continue
         suites = keep(fields.get("suites", "").split())
         uris = fields.get("uris", "").split()
-        if not suites or not uris:
-            continue
-        st = [f"Types: deb", f"URIs: {' '.join(uris)}",
-              f"Suites: {' '.join(suites)}", "Components: main"]
-        if "signed-by" in fields:
-            st.append(f"Signed-By: {fields['signed-by']}")
-        out.append("\n".join(st) + "\n")
-if not out:
+        if suites and uris:
+            entries.append((uris, suites, fields.get("signed-by"),
+                            fields.get("components", "").split()))
+# Debian's own archive: component main, signed by Debian's keyring (a
+# third-party repository may name its suite after the release too).
+entries = [(u, s, sb) for u, s, sb, comps in entries if "main" in comps
+           and (sb is None or "debian-archive-keyring" in sb)]
+if not entries:
     sys.exit("no Debian " + suite + " entry in the machine's apt sources")
-# deb822 stanzas and one-line entries cannot share a file: one-line
-# entries are turned into stanzas.
-res = []
-for o in out:
-    if o.startswith("deb "):
-        parts = o.split()
-        opts = ""
-        if parts[1].startswith("["):
-            opts = parts[1]
-            parts = parts[:1] + parts[2:]
-        st = f"Types: deb\nURIs: {parts[1]}\nSuites: {parts[2]}\nComponents: main\n"
-        m = re.search(r"signed-by=([^\s\]]+)", opts)
-        if m:
-            st += f"Signed-By: {m.group(1)}\n"
-        res.append(st)
-    else:
-        res.append(o)
-print("\n".join(res), end="")
+for uris, suites, signed_by in entries:
+    print("Types: deb")
+    print("URIs: " + " ".join(uris))
+    print("Suites: " + " ".join(suites))
+    print("Components: main")
+    if signed_by:
+        print("Signed-By: " + signed_by)
+    print()
 PY
 }
 
