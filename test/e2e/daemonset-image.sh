@@ -212,6 +212,10 @@ lab_load
 . "$TEST_HERE/lib-k8s.sh"
 N1=$(lab_chassis_hostname 1)
 N2=$(lab_chassis_hostname 2)
+# lib-k8s.sh's kube_status and kube_synced ask the daemons' unixctl
+# sockets: ours are on the node's /run/ovn-lm.
+LAB_H1_DAEMON_CTL=$T/h1/host/run/ovn-lm/ovn-controller-ext.ctl
+LAB_H2_DAEMON_CTL=$T/h2/host/run/ovn-lm/ovn-controller-ext.ctl
 
 k8s_up && t_ok "API stand-in on https://$LAB_CENTRAL_IP:$K8S_PORT" ||
     { t_fail "the API stand-in did not start"; exit 1; }
@@ -260,11 +264,6 @@ argv() {
     mapfile -d '' -t ARGV < <(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.stdout.write("".join(a + "\0" for a in eval(sys.argv[2])))' \
         "$T/h$1/pod.json" "$2")
 }
-ctl() {
-    ovs-appctl -t "$T/h$1/host/run/ovn-lm/ovn-controller-ext.ctl" "${@:2}"
-}
-kube_status() { ctl "$1" ovn-lm/kube-status; }
-kube_synced() { [ "$(kube_status "$1" | grep -c ': watching, synced')" = 3 ]; }
 kube_status_has() { kube_status "$1" | grep -q -- "$2"; }
 daemon_ctr() { echo "$LAB_PREFIX-h$1-$(pj "$1" 'j["containers"][0]["name"]')"; }
 # probe N: the liveness probe as the kubelet runs it, from the pod's
@@ -426,8 +425,7 @@ pod_add 1 virt-launcher-vm1-a "$(vm_annotations vm1)" && VM_IP=$POD_IP &&
 t_check "its port is named after the VM and migratable" \
     [ "$(lsp default_vm1 'external_ids:"ovn-lm/live-migration"')" = true ]
 t_check "on the conflist's switch $SWITCH" \
-    [ -n "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=default_vm1)" ] &&
-    lab_nbctl lsp-list "$SWITCH" | grep -q '(default_vm1)'
+    grep -q '(default_vm1)$' <<<"$(lab_nbctl lsp-list "$SWITCH")"
 t_check "the record is in the host's var/lib/cni/ovn-lm" \
     [ -n "$(find "$T/h1/host/var/lib/cni/ovn-lm" -type f)" ]
 t_check "client reaches the VM across chassis" ping_from client "${VM_IP:-x}"
@@ -475,7 +473,7 @@ t_check "Events: prepared, activated, completed" lab_wait 5 "events" \
     events_are virt-launcher-vm1-b \
     "MigrationPrepared MigrationActivated MigrationCompleted "
 t_check "ovn-lm/migrations on chassis 2 tells it" bash -c \
-    "ovs-appctl -t $T/h2/host/run/ovn-lm/ovn-controller-ext.ctl ovn-lm/migrations | grep -q 'default_vm1 .*completed'"
+    "ovs-appctl -t $LAB_H2_DAEMON_CTL ovn-lm/migrations | grep -q 'default_vm1 .*completed'"
 
 # --- Clean up, as the kubelet stops the pods --------------------------------------
 t_begin cleanup
