@@ -385,6 +385,17 @@ rm -f "$OCI" "$DOCKER"
 "${BUILDAH[@]}" push --quiet "$IMAGE" "oci-archive:$OCI:$IMAGE"
 "${BUILDAH[@]}" push --quiet --format v2s2 "$IMAGE" "docker-archive:$DOCKER:$IMAGE"
 IMAGE_ID=$("${BUILDAH[@]}" inspect --type image --format '{{.FromImageID}}' "$IMAGE")
+# The docker archive's members come in no fixed order: sort them, so that
+# it is as byte-for-byte reproducible as the OCI archive.
+python3 - "$DOCKER" <<'PY'
+import os, sys, tarfile
+path = sys.argv[1]
+with tarfile.open(path) as src, tarfile.open(path + ".sorted", "w",
+                                             format=tarfile.PAX_FORMAT) as dst:
+    for m in sorted(src.getmembers(), key=lambda m: m.name):
+        dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+os.replace(path + ".sorted", path)
+PY
 
 # --- Figures -------------------------------------------------------------------
 # The layer as stored (gzip) and unpacked.
