@@ -385,16 +385,21 @@ rm -f "$OCI" "$DOCKER"
 "${BUILDAH[@]}" push --quiet "$IMAGE" "oci-archive:$OCI:$IMAGE"
 "${BUILDAH[@]}" push --quiet --format v2s2 "$IMAGE" "docker-archive:$DOCKER:$IMAGE"
 IMAGE_ID=$("${BUILDAH[@]}" inspect --type image --format '{{.FromImageID}}' "$IMAGE")
-# The docker archive's members come in no fixed order: sort them, so that
-# it is as byte-for-byte reproducible as the OCI archive.
-python3 - "$DOCKER" <<'PY'
+# The archives' own tar headers carry the time of the push (OCI) and come
+# in no fixed order (docker): sort the members and clamp their mtimes to
+# SOURCE_DATE_EPOCH, so that the files are byte-for-byte reproducible, not
+# only the image.
+python3 - "$SOURCE_DATE_EPOCH" "$OCI" "$DOCKER" <<'PY'
 import os, sys, tarfile
-path = sys.argv[1]
-with tarfile.open(path) as src, tarfile.open(path + ".sorted", "w",
-                                             format=tarfile.PAX_FORMAT) as dst:
-    for m in sorted(src.getmembers(), key=lambda m: m.name):
-        dst.addfile(m, src.extractfile(m) if m.isfile() else None)
-os.replace(path + ".sorted", path)
+epoch = int(sys.argv[1])
+for path in sys.argv[2:]:
+    with tarfile.open(path) as src, \
+            tarfile.open(path + ".sorted", "w",
+                         format=tarfile.PAX_FORMAT) as dst:
+        for m in sorted(src.getmembers(), key=lambda m: m.name):
+            m.mtime = min(m.mtime, epoch)
+            dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+    os.replace(path + ".sorted", path)
 PY
 
 # --- Figures -------------------------------------------------------------------
