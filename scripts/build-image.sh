@@ -37,7 +37,8 @@
 #
 # Reproducible: SOURCE_DATE_EPOCH (default: the time of the last git commit)
 # is the image's creation time and every file's mtime; the same binaries and
-# the same Debian packages give the same image ID, whatever the machine.
+# the same Debian packages give the same image ID and byte-identical
+# archives, whatever the machine.
 #
 # Cache: OVN_LM_IMAGE_CACHE (default ~/.cache/ovn-lm/image) keeps apt's
 # package lists and the .deb files of the last build; apt still asks the
@@ -48,8 +49,8 @@
 # with component main signed by Debian's archive keyring (or unsigned), and
 # never another suite; OVN_LM_IMAGE_SOURCES (a sources file) overrides.
 #
-# Prints the packages, the image's reference and ID, its size (uncompressed
-# layer and gzip-compressed archive) and how long the build took.
+# Prints the packages, the image's reference and ID, its size (the layer
+# unpacked, and gzip-compressed as stored) and how long the build took.
 
 set -euo pipefail
 
