@@ -303,9 +303,18 @@ t_check "the manifest's image is the one built ($IMAGE)" \
 
 # --- The init container --------------------------------------------------------
 t_begin install-cni
-"${PODMAN[@]}" run --rm --network none --ulimit nofile=1024:1024 \
-    --ulimit nproc=1024:1024 --entrypoint /bin/sh "$IMAGE" \
-    -c 'cat /usr/lib/cni/ovn-lm' >"$T/image-ovn-lm" 2>/dev/null
+in_image() {  # SHELL-COMMAND: run in a throwaway container of the image
+    "${PODMAN[@]}" run --rm --network none --ulimit nofile=1024:1024 \
+        --ulimit nproc=1024:1024 --entrypoint /bin/sh "$IMAGE" -c "$1"
+}
+in_image 'cat /usr/lib/cni/ovn-lm' >"$T/image-ovn-lm" 2>/dev/null
+no_package_manager() {
+    in_image 'for t in apt apt-get dpkg; do ! command -v $t || exit 1; done' \
+        >/dev/null 2>&1
+}
+t_check "no package manager in the image" no_package_manager
+npkg=$(in_image 'n=0; while read -r k v; do [ "$k" != Package: ] || n=$((n + 1)); done </var/lib/dpkg/status; echo $n' 2>/dev/null)
+echo "image: $((${LAYER_BYTES:-0} / 1048576)) MiB unpacked, $((${GZIP_BYTES:-0} / 1048576)) MiB compressed, $npkg Debian packages"
 for n in 1 2; do
     argv "$n" 'j["init"][0]["argv"]'
     out=$("${PODMAN[@]}" "${ARGV[@]}" 2>&1)
