@@ -22,6 +22,7 @@ PACKAGES=(
     # The kubelet's path (test/e2e/containerd-cri.sh): containerd's CRI,
     # driven over gRPC by a client generated from the CRI's api.proto.
     containerd python3-grpcio python3-grpc-tools
+    mmdebstrap buildah          # scripts/build-image.sh: the DaemonSet's image.
     qemu-system-x86 cpio kmod libc6-dev # Real QEMU live migration (test/vm).
     librsvg2-bin                # The probe's timeline as PNG.
 )

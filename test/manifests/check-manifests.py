@@ -71,6 +71,9 @@ RUNTIME_KEYS = {"cniVersion", "name", "runtimeConfig", "prevResult",
                 "cni.dev/attachments", "cni.dev/valid-attachments"}
 DEFAULT_SOCKET = "/run/ovn-lm/ovn-lm.sock"
 DEFAULT_STATE_DIR = "/var/lib/cni/ovn-lm"
+# The image scripts/build-image.sh builds: this name, tagged with the
+# project's version.
+IMAGE_NAME = "localhost/ovn-lm"
 # Where daemonset.yaml says the image keeps the CNI binary.
 IMAGE_CNI_BINARY = "/usr/lib/cni/ovn-lm"
 VM_OPT_IN = "kubevirt.io/allow-pod-bridge-network-live-migration"
@@ -122,6 +125,13 @@ def run(argv, stdin=None, env=None, timeout=30):
 
 # ---------------------------------------------------------------------------
 # What the binaries and the source say.
+
+def project_version():
+    """VERSION of project(ovn-lm VERSION ...) in CMakeLists.txt."""
+    m = re.search(r"^project\(ovn-lm\s+VERSION\s+([0-9][0-9.]*)",
+                  (ROOT / "CMakeLists.txt").read_text(), re.M)
+    return m.group(1) if m else None
+
 
 def plugin_known_keys():
     """The top-level configuration keys cni/cni-conf.c knows."""
@@ -477,6 +487,11 @@ def check_daemonset(ds, cm, conflist, nad, help_options, binary):
     C.ok(len(images) == 1 and all(i and not i.endswith(":latest")
                                   and ":" in i for i in images),
          "one image, with a version tag", f"{images}")
+    version = project_version()
+    want = f"{IMAGE_NAME}:{version}"
+    C.ok(images == {want}, f"the image is {want}, the tag "
+         "scripts/build-image.sh gives the project's version "
+         "(CMakeLists.txt)", f"images {sorted(map(str, images))}")
 
     used = set()
     for c in containers:
