@@ -48,7 +48,14 @@ class Diff(Exception):
 
 
 def sh(*cmd, check=True, timeout=60):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    for _ in range(10):
+        r = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=timeout)
+        # The ctl tools give up on the first member they cannot reach
+        # (a killed one): nothing was sent, so try again.
+        if "database connection failed" not in r.stderr:
+            break
+        time.sleep(0.1)
     if check and r.returncode:
         raise Diff("%s failed (%d): %s" % (" ".join(cmd), r.returncode,
                                            r.stderr.strip()[:300]))

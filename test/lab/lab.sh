@@ -206,6 +206,15 @@ up_standalone_dbs() {
         --detach --no-chdir
 }
 
+# quiet CMD...: runs CMD, showing its output only if it fails.
+quiet() {
+    local out
+    out=$("$@" 2>&1) || {
+        printf '%s\n' "$out" >&2
+        return 1
+    }
+}
+
 # up_cluster: LAB_CLUSTER=1.  Three member namespaces ${P}d1..3 on the
 # underlay bridge, each with an NB and an SB ovsdb-server that are Raft
 # members (member 1 creates each cluster, 2 and 3 join it), listening on
@@ -230,11 +239,13 @@ up_cluster() {
         for db in nb sb; do
             schema=/usr/share/ovn/ovn-$db.ovsschema
             name=$(lab_db_name "$db")
+            # create-cluster warns that a cluster keeps the schema's
+            # ephemeral columns: expected, shown only if it fails.
             if ((i == 1)); then
-                ovsdb-tool create-cluster "$d/$db.db" "$schema" \
+                quiet ovsdb-tool create-cluster "$d/$db.db" "$schema" \
                     "tcp:$ip:$(lab_db_port "$db" raft)"
             else
-                ovsdb-tool join-cluster "$d/$db.db" "$name" \
+                quiet ovsdb-tool join-cluster "$d/$db.db" "$name" \
                     "tcp:$ip:$(lab_db_port "$db" raft)" \
                     "tcp:$(lab_db_ip 1):$(lab_db_port "$db" raft)"
             fi

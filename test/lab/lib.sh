@@ -343,8 +343,34 @@ lab_exec_pod() {
 }
 
 # Database clients.  They talk over unix sockets, so they need no netns.
-lab_nbctl() { ovn-nbctl --db="$(lab_nb_db)" "$@"; }
-lab_sbctl() { ovn-sbctl --db="$(lab_sb_db)" "$@"; }
+lab_nbctl() { lab_dbctl ovn-nbctl "$(lab_nb_db)" "$@"; }
+lab_sbctl() { lab_dbctl ovn-sbctl "$(lab_sb_db)" "$@"; }
+
+# lab_dbctl TOOL DB ARGS...: TOOL --db=DB ARGS.  The ctl tools give up on
+# the first remote they cannot connect to, even with several remotes; in
+# a clustered lab, where a test may have killed one member, "database
+# connection failed" (nothing was sent yet) is tried again, up to 10 times.
+lab_dbctl() {
+    local tool=$1 db=$2 i out rc err
+    shift 2
+    if [[ $db != *,* ]]; then
+        "$tool" --db="$db" "$@"
+        return
+    fi
+    err=$(mktemp)
+    for ((i = 0; i < 10; i++)); do
+        rc=0
+        out=$("$tool" --db="$db" "$@" 2>"$err") || rc=$?
+        if ((rc == 0)) || ! grep -q 'database connection failed' "$err"; then
+            break
+        fi
+        sleep 0.1
+    done
+    cat "$err" >&2
+    rm -f "$err"
+    [[ -z $out ]] || printf '%s\n' "$out"
+    return "$rc"
+}
 
 # lab_vsctl N ARGS...: ovs-vsctl against chassis N's Open_vSwitch db.
 lab_vsctl() {
