@@ -39,6 +39,7 @@ struct kube_client {
     struct kube_socket *sockets;
     size_t n_sockets, allocated_sockets;
     long long int deadline;     /* LLONG_MAX: no timer. */
+    unsigned int n_answers;     /* Responses with a 2xx status. */
 };
 
 struct kube_request {
@@ -50,6 +51,8 @@ struct kube_request {
     struct ds body;             /* What was not streamed. */
     kube_data_cb *data_cb;
     kube_done_cb *done_cb;
+    kube_headers_cb *headers_cb;
+    bool headers_done;          /* The final status and headers are in. */
     void *aux;
     char *early_error;          /* Failed before the transfer started. */
     bool aborted;
@@ -188,6 +191,43 @@ write_cb(char *data, size_t size, size_t nmemb, void *r_)
     return n;
 }
 
+/* One header line; an empty one ends a block of headers, which is the
+ * final response's unless its status is 1xx. */
+static size_t
+header_cb(char *data, size_t size, size_t nmemb, void *r_)
+{
+    struct kube_request *r = r_;
+    size_t n = size * nmemb;
+
+    if (!r->headers_done && (n == 2 || n == 1)
+        && (data[0] == '\r' || data[0] == '\n')) {
+        long status = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200) {
+            r->headers_done = true;
+            if (status < 300) {
+                r->client->n_answers++;
+            }
+            if (r->headers_cb) {
+                r->headers_cb(status, r->aux);
+            }
+        }
+    }
+    return n;
+}
+
+void
+kube_request_set_headers_cb(struct kube_request *r, kube_headers_cb *cb)
+{
+    r->headers_cb = cb;
+}
+
+unsigned int
+kube_client_n_answers(const struct kube_client *c)
+{
+    return c->n_answers;
+}
+
 char *
 kube_escape(const char *s)
 {
@@ -231,11 +271,16 @@ kube_client_request(struct kube_client *c, const char *method,
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Wait for the first connection to learn whether the server speaks
+     * HTTP/2 and multiplex on it, rather than open one per request. */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
