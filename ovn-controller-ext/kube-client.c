@@ -15,6 +15,7 @@
 #include "openvswitch/list.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
+#include "random.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -40,6 +41,12 @@ struct kube_client {
     size_t n_sockets, allocated_sockets;
     long long int deadline;     /* LLONG_MAX: no timer. */
     unsigned int n_answers;     /* Responses with a 2xx status. */
+
+    /* Readiness probe (kube_client_server_trouble()). */
+    bool probing;
+    bool probe_failed;          /* A probe failed since probing began. */
+    long long int next_probe;
+    struct kube_request *probe;
 };
 
 struct kube_request {
@@ -53,6 +60,7 @@ struct kube_request {
     kube_done_cb *done_cb;
     kube_headers_cb *headers_cb;
     bool headers_done;          /* The final status and headers are in. */
+    bool is_probe;              /* Not counted in 'n_answers'. */
     void *aux;
     char *early_error;          /* Failed before the transfer started. */
     bool aborted;
@@ -125,6 +133,9 @@ kube_client_server(const struct kube_client *c)
 static void
 request_free(struct kube_request *r)
 {
+    if (r->client->probe == r) {
+        r->client->probe = NULL;
+    }
     if (r->easy) {
         curl_multi_remove_handle(r->client->multi, r->easy);
         curl_easy_cleanup(r->easy);
@@ -205,7 +216,7 @@ header_cb(char *data, size_t size, size_t nmemb, void *r_)
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
         if (status >= 200) {
             r->headers_done = true;
-            if (status < 300) {
+            if (status < 300 && !r->is_probe) {
                 r->client->n_answers++;
             }
             if (r->headers_cb) {
@@ -350,11 +361,46 @@ request_finish(struct kube_request *r, const char *error)
     request_free(r);
 }
 
+static void
+probe_done(int status, const char *body OVS_UNUSED, size_t len OVS_UNUSED,
+           const char *error, void *c_)
+{
+    struct kube_client *c = c_;
+
+    c->probe = NULL;
+    if (!error && status == 200) {
+        if (c->probe_failed) {
+            VLOG_INFO("%s is ready again", c->config.server);
+            c->n_answers++;
+        }
+        c->probing = false;
+    } else {
+        c->probe_failed = true;
+        c->next_probe = time_msec() + 500 + random_range(501);
+    }
+}
+
+void
+kube_client_server_trouble(struct kube_client *c)
+{
+    if (!c->probing) {
+        c->probing = true;
+        c->probe_failed = false;
+        c->next_probe = time_msec();
+    }
+}
+
 void
 kube_client_run(struct kube_client *c)
 {
     struct kube_request *r;
     int running;
+
+    if (c->probing && !c->probe && time_msec() >= c->next_probe) {
+        c->probe = kube_client_request(c, "GET", "/readyz", NULL, NULL, 5,
+                                       NULL, probe_done, c);
+        c->probe->is_probe = true;
+    }
 
     LIST_FOR_EACH_SAFE (r, node, &c->requests) {
         if (r->early_error) {
@@ -433,5 +479,8 @@ kube_client_wait(struct kube_client *c)
     }
     if (c->deadline != LLONG_MAX) {
         poll_timer_wait_until(c->deadline);
+    }
+    if (c->probing && !c->probe) {
+        poll_timer_wait_until(c->next_probe);
     }
 }

@@ -403,6 +403,15 @@ back_off(struct kube_watch *w, char *error)
     set_error(w, error);
 }
 
+/* Whether a request that ended so failed for want of a working server
+ * rather than for itself. */
+static bool
+server_trouble(int status, const char *error)
+{
+    return ((error && strcmp(error, "aborted"))
+            || status >= 500 || status == 403 || status == 429);
+}
+
 /* The error in a Status response 'body', for logs. */
 static char *
 status_error(const char *what, int status, const char *body,
@@ -491,6 +500,9 @@ list_done(int status, const char *body, size_t len, const char *error,
             free(w->cont);
             w->cont = NULL;
             kube_objects_clear(&w->listing);
+        }
+        if (server_trouble(status, error)) {
+            kube_client_server_trouble(w->client);
         }
         back_off(w, status_error("list", status, body, error));
         return;
@@ -671,6 +683,9 @@ watch_done(int status, const char *body, size_t len OVS_UNUSED,
         start_watch(w);
     } else {
         w->seqno++;
+        if (server_trouble(status, error)) {
+            kube_client_server_trouble(w->client);
+        }
         back_off(w, status_error("watch", status, body, error));
     }
 }
