@@ -13,7 +13,10 @@
  *     which alone decides once the VMIM is gone.  Absent or stale
  *     information never ends a migration.
  *   - Kubernetes Events on the target pod for each step (prepared,
- *     activated, completed, rolled back) with the measured durations.
+ *     activated, completed, rolled back) with the measured durations, each
+ *     once: a POST that fails for want of a working server is tried again
+ *     (up to 5 times) with the same Event name, so that one that did reach
+ *     the server gets 409 instead of making a second Event.
  */
 #ifndef KUBE_SYNC_H
 #define KUBE_SYNC_H 1
