@@ -44,7 +44,7 @@ struct kube_client {
 
     /* Readiness probe (kube_client_server_trouble()). */
     bool probing;
-    bool probe_failed;          /* A probe failed since probing began. */
+    unsigned int probe_fails;   /* Failed probes since probing began. */
     long long int next_probe;
     struct kube_request *probe;
 };
@@ -218,6 +218,7 @@ header_cb(char *data, size_t size, size_t nmemb, void *r_)
             r->headers_done = true;
             if (status < 300 && !r->is_probe) {
                 r->client->n_answers++;
+                r->client->probing = false;     /* Evidently fine. */
             }
             if (r->headers_cb) {
                 r->headers_cb(status, r->aux);
@@ -368,15 +369,21 @@ probe_done(int status, const char *body OVS_UNUSED, size_t len OVS_UNUSED,
     struct kube_client *c = c_;
 
     c->probe = NULL;
+    if (!c->probing) {
+        return;                 /* Another request got an answer. */
+    }
     if (!error && status == 200) {
-        if (c->probe_failed) {
+        if (c->probe_fails) {
             VLOG_INFO("%s is ready again", c->config.server);
             c->n_answers++;
         }
         c->probing = false;
+    } else if (!error && status == 401) {
+        c->probing = false;     /* Not the server's trouble. */
     } else {
-        c->probe_failed = true;
-        c->next_probe = time_msec() + 500 + random_range(501);
+        /* 0.5 to 1 s apart for about half a minute, then 2 to 4 s. */
+        int base = ++c->probe_fails < 40 ? 500 : 2000;
+        c->next_probe = time_msec() + base + random_range(base + 1);
     }
 }
 
@@ -385,7 +392,7 @@ kube_client_server_trouble(struct kube_client *c)
 {
     if (!c->probing) {
         c->probing = true;
-        c->probe_failed = false;
+        c->probe_fails = 0;
         c->next_probe = time_msec();
     }
 }

@@ -62,11 +62,12 @@ unsigned int kube_client_n_answers(const struct kube_client *);
 
 /* A request failed for want of a working server (no connection, 5xx, or
  * 403 from a server that has not loaded its RBAC roles yet): the client
- * asks /readyz every 0.5 to 1 s until it answers 200.  A 200 after a
- * failed probe counts as an answer, so that the watches backing off try
- * again at once rather than up to their backoff after the server is back;
- * a 200 at the first probe (the server is fine, the request was refused
- * for itself) does not. */
+ * asks /readyz every 0.5 to 1 s (after about 30 s, every 2 to 4 s) until it
+ * answers 200 or 401, or another request gets a 2xx.  A 200 after a failed
+ * probe counts as an answer, so that the watches backing off try again at
+ * once rather than up to their backoff after the server is back; a 200 at
+ * the first probe (the server is fine, the request was refused for
+ * itself) does not. */
 void kube_client_server_trouble(struct kube_client *);
 
 char *kube_escape(const char *);

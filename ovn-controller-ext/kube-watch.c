@@ -658,7 +658,6 @@ watch_done(int status, const char *body, size_t len OVS_UNUSED,
     if (w->rewatch) {
         w->rewatch = false;
         w->live = false;
-        w->seqno++;
         if (w->bad_lines == 1) {
             start_watch(w);
         } else {
