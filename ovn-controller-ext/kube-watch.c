@@ -26,6 +26,9 @@ VLOG_DEFINE_THIS_MODULE(kube_watch);
 /* A watch asks the server to end it after 5 to 10 minutes, as client-go
  * does, so that connections are renewed. */
 #define KUBE_WATCH_TIMEOUT_S 300
+/* A watch that ends cleanly more than this before its timeoutSeconds
+ * failed. */
+#define KUBE_WATCH_EARLY_MS 10000
 /* A watch line longer than this is garbage. */
 #define KUBE_WATCH_MAX_LINE (16 * 1024 * 1024)
 
@@ -50,6 +53,7 @@ struct kube_watch {
     bool rewatch;               /* A line did not parse: watch again. */
     int bad_lines;              /* Such lines in a row. */
     unsigned int answers;       /* The client's 2xx answers at back off. */
+    long long int watch_ends;   /* When the server should end the watch. */
 
     struct shash objects;       /* key -> cJSON *. */
     struct shash listing;       /* A LIST in progress, page by page. */
@@ -428,8 +432,10 @@ status_error(const char *what, int status, const char *body,
     return s;
 }
 
+/* The path of a LIST, or of a watch that asks the server to end it after
+ * 'timeout_s' seconds. */
 static char *
-make_path(const struct kube_watch *w, bool watch)
+make_path(const struct kube_watch *w, bool watch, int timeout_s)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
 
@@ -440,8 +446,7 @@ make_path(const struct kube_watch *w, bool watch)
     if (watch) {
         ds_put_format(&s, "watch=1&allowWatchBookmarks=true&"
                       "resourceVersion=%s&timeoutSeconds=%d", w->rv,
-                      KUBE_WATCH_TIMEOUT_S
-                      + (int) random_range(KUBE_WATCH_TIMEOUT_S));
+                      timeout_s);
     } else {
         ds_put_format(&s, "limit=%d", KUBE_WATCH_PAGE);
         if (w->cont) {
@@ -543,7 +548,7 @@ list_done(int status, const char *body, size_t len, const char *error,
 static void
 start_list(struct kube_watch *w)
 {
-    char *path = make_path(w, false);
+    char *path = make_path(w, false, 0);
     w->state = KW_LISTING;
     w->req = kube_client_request(w->client, "GET", path, NULL, NULL, 60,
                                  NULL, list_done, w);
@@ -677,9 +682,18 @@ watch_done(int status, const char *body, size_t len OVS_UNUSED,
         VLOG_INFO("%s: resourceVersion %s is gone: listing again", w->name,
                   w->rv);
         start_list(w);
-    } else if (!error && status == 200) {
+    } else if (!error && status == 200
+               && time_msec() >= w->watch_ends - KUBE_WATCH_EARLY_MS) {
         /* The server ended the watch (timeoutSeconds): carry on. */
         start_watch(w);
+    } else if (!error && status == 200) {
+        /* Ended long before its time: the server is going away (libcurl
+         * 7.88 also reports some of the streams of an HTTP/2 connection
+         * that closed under them so). */
+        w->seqno++;
+        kube_client_server_trouble(w->client);
+        back_off(w, xasprintf("watch ended by the server %lld s early",
+                              (w->watch_ends - time_msec()) / 1000));
     } else {
         w->seqno++;
         if (server_trouble(status, error)) {
@@ -692,7 +706,10 @@ watch_done(int status, const char *body, size_t len OVS_UNUSED,
 static void
 start_watch(struct kube_watch *w)
 {
-    char *path = make_path(w, true);
+    int timeout_s = (KUBE_WATCH_TIMEOUT_S
+                     + (int) random_range(KUBE_WATCH_TIMEOUT_S));
+    char *path = make_path(w, true, timeout_s);
+    w->watch_ends = time_msec() + timeout_s * 1000LL;
     w->state = KW_WATCHING;
     w->n_watches++;
     w->req = kube_client_request(w->client, "GET", path, NULL, NULL,

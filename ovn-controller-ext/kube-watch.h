@@ -6,6 +6,9 @@
  *   WATCH from that resourceVersion with bookmarks: ADDED, MODIFIED and
  *   DELETED change the cache, BOOKMARK moves the resourceVersion;
  *   the server ends a watch (timeoutSeconds): watch again from there;
+ *   it ends one cleanly long before that (a server going away; libcurl
+ *   7.88 also reports some streams of a closed HTTP/2 connection so): a
+ *   failure, as below;
  *   410 Gone (as a status or an ERROR event): LIST again (a restarted
  *   API server answers every older resourceVersion so); the new list
  *   replaces the cache by difference, and the seqno changes only if an

@@ -191,7 +191,9 @@ PY
 
 # --- The stand-in as a real server, and the daemons on it ----------------------
 t_begin setup
-k8s_up && k8s_stop && k8s_start_with "${STANDIN_OPTS[@]}" &&
+# A longer start-up window here, so that the daemons surely start within
+# it however loaded the machine; 1 s for the restarts.
+k8s_up && k8s_stop && k8s_start_with --http2 --startup-window 5 &&
     t_ok "API stand-in up (HTTP/2, start-up window, 60-s conditional bookmarks; pid $K8S_PID)" ||
     t_fail "the API stand-in did not start"
 for n in 1 2 3; do
@@ -207,6 +209,7 @@ t_check "  the daemons logged it" grep -qE 'HTTP (403|503)' "$LAB_DIR"/h*/ovn-co
 # --- HTTP/2 ----------------------------------------------------------------------
 t_begin http2
 t_check "all 9 watches over HTTP/2" lab_wait 5 "9 h2 watches" [ "$(watchers_on HTTP/2)" = 9 ]
+lab_wait 5 "one connection per daemon" [ "$(api_connections)" = "3 from 3 peers" ]
 conns=$(api_connections)
 t_check "each daemon multiplexes on one connection ($conns)" [ "$conns" = "3 from 3 peers" ]
 for n in 1 2 3; do
@@ -215,7 +218,8 @@ done
 t0=$(lab_now_ms)
 k8s drop-watches >/dev/null
 t_check "a dropped connection: every watch of every daemon failed" \
-    lab_wait 5 "every watch failing" every_watch_failed "${errors[1]}" "${errors[2]}" "${errors[3]}"
+    lab_wait 5 "every watch failing" every_watch_failed "${errors[1]}" "${errors[2]}" "${errors[3]}" ||
+    { echo "errors before: ${errors[*]}"; for n in 1 2 3; do kube_status "$n"; done; }
 echo "their errors:"
 cat "$LAB_DIR"/h*/ovn-controller-ext.log | sed -n "s/.*|kube_watch|WARN|\([a-z]*\): watch failed: \(.*\); retrying in .*/  \1: \2/p" |
     sed 's/stream [0-9]*/stream N/' | sort | uniq -c

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1078,6 +1079,7 @@ struct fake_server {
     pthread_mutex_t mutex;
     char *requests[8];          /* Request lines seen. */
     int n_requests;
+    bool end_watch;             /* End the quiet watch cleanly, now. */
 };
 
 static void
@@ -1154,12 +1156,23 @@ serve_one(struct fake_server *s, int fd, const char *req)
             usleep(1000);
         }
     }
-    /* Hold the watch until the client goes. */
-    char c;
-    while (recv(fd, &c, 1, 0) > 0) {
-        continue;
+    /* Hold the watch until the client goes, or end it cleanly when told
+     * (as a server that goes away may, long before timeoutSeconds). */
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        char c;
+        if (poll(&pfd, 1, 20) > 0 && recv(fd, &c, 1, 0) <= 0) {
+            return;
+        }
+        pthread_mutex_lock(&s->mutex);
+        bool end = s->end_watch;
+        s->end_watch = false;
+        pthread_mutex_unlock(&s->mutex);
+        if (end) {
+            send_all(fd, "0\r\n\r\n", 5);
+            return;
+        }
     }
-    (void) s;
 }
 
 static void *
@@ -1284,6 +1297,25 @@ test_watch_restart(void)
     TEST_CHECK(!watch_status_has(&t, "connecting"));
     TEST_CHECK(kube_watch_is_live(t.watch));
     TEST_CHECK(kube_client_n_answers(t.client) >= 3);
+
+    /* A clean end minutes before timeoutSeconds: the server is going
+     * away (libcurl also reports some HTTP/2 streams of a connection that
+     * closed so): a failure, not a watch to resume at once. */
+    test_case("a watch ended long before its time is a failure");
+    pthread_mutex_lock(&s.mutex);
+    s.end_watch = true;
+    pthread_mutex_unlock(&s.mutex);
+    TEST_CHECK(run_until(&t, 4, "last error: watch ended by the server"));
+    TEST_CHECK(run_until(&t, 5, ": watching,"));
+    kube_watch_get_stats(t.watch, &st);
+    TEST_EQ_INT(st.n_errors, 2);
+    pthread_mutex_lock(&s.mutex);
+    /* The server's trouble: /readyz asked (200 at once: no wake-up), and
+     * the watch again after its backoff. */
+    TEST_CONTAINS(s.requests[3], "GET /readyz ");
+    TEST_CONTAINS(s.requests[4], "watch=1&allowWatchBookmarks=true&"
+                  "resourceVersion=11&");
+    pthread_mutex_unlock(&s.mutex);
 
     kube_watch_destroy(t.watch);
     kube_client_destroy(t.client);
