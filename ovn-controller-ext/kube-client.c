@@ -15,6 +15,7 @@
 #include "openvswitch/list.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
+#include "random.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -39,6 +40,13 @@ struct kube_client {
     struct kube_socket *sockets;
     size_t n_sockets, allocated_sockets;
     long long int deadline;     /* LLONG_MAX: no timer. */
+    unsigned int n_answers;     /* Responses with a 2xx status. */
+
+    /* Readiness probe (kube_client_server_trouble()). */
+    bool probing;
+    unsigned int probe_fails;   /* Failed probes since probing began. */
+    long long int next_probe;
+    struct kube_request *probe;
 };
 
 struct kube_request {
@@ -50,6 +58,9 @@ struct kube_request {
     struct ds body;             /* What was not streamed. */
     kube_data_cb *data_cb;
     kube_done_cb *done_cb;
+    kube_headers_cb *headers_cb;
+    bool headers_done;          /* The final status and headers are in. */
+    bool is_probe;              /* Not counted in 'n_answers'. */
     void *aux;
     char *early_error;          /* Failed before the transfer started. */
     bool aborted;
@@ -122,6 +133,9 @@ kube_client_server(const struct kube_client *c)
 static void
 request_free(struct kube_request *r)
 {
+    if (r->client->probe == r) {
+        r->client->probe = NULL;
+    }
     if (r->easy) {
         curl_multi_remove_handle(r->client->multi, r->easy);
         curl_easy_cleanup(r->easy);
@@ -188,6 +202,44 @@ write_cb(char *data, size_t size, size_t nmemb, void *r_)
     return n;
 }
 
+/* One header line; an empty one ends a block of headers, which is the
+ * final response's unless its status is 1xx. */
+static size_t
+header_cb(char *data, size_t size, size_t nmemb, void *r_)
+{
+    struct kube_request *r = r_;
+    size_t n = size * nmemb;
+
+    if (!r->headers_done && (n == 2 || n == 1)
+        && (data[0] == '\r' || data[0] == '\n')) {
+        long status = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200) {
+            r->headers_done = true;
+            if (status < 300 && !r->is_probe) {
+                r->client->n_answers++;
+                r->client->probing = false;     /* Evidently fine. */
+            }
+            if (r->headers_cb) {
+                r->headers_cb(status, r->aux);
+            }
+        }
+    }
+    return n;
+}
+
+void
+kube_request_set_headers_cb(struct kube_request *r, kube_headers_cb *cb)
+{
+    r->headers_cb = cb;
+}
+
+unsigned int
+kube_client_n_answers(const struct kube_client *c)
+{
+    return c->n_answers;
+}
+
 char *
 kube_escape(const char *s)
 {
@@ -231,11 +283,16 @@ kube_client_request(struct kube_client *c, const char *method,
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Wait for the first connection to learn whether the server speaks
+     * HTTP/2 and multiplex on it, rather than open one per request. */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
@@ -305,11 +362,52 @@ request_finish(struct kube_request *r, const char *error)
     request_free(r);
 }
 
+static void
+probe_done(int status, const char *body OVS_UNUSED, size_t len OVS_UNUSED,
+           const char *error, void *c_)
+{
+    struct kube_client *c = c_;
+
+    c->probe = NULL;
+    if (!c->probing) {
+        return;                 /* Another request got an answer. */
+    }
+    if (!error && status == 200) {
+        if (c->probe_fails) {
+            VLOG_INFO("%s is ready again", c->config.server);
+            c->n_answers++;
+        }
+        c->probing = false;
+    } else if (!error && status == 401) {
+        c->probing = false;     /* Not the server's trouble. */
+    } else {
+        /* 0.5 to 1 s apart for about half a minute, then 2 to 4 s. */
+        int base = ++c->probe_fails < 40 ? 500 : 2000;
+        c->next_probe = time_msec() + base + random_range(base + 1);
+    }
+}
+
+void
+kube_client_server_trouble(struct kube_client *c)
+{
+    if (!c->probing) {
+        c->probing = true;
+        c->probe_fails = 0;
+        c->next_probe = time_msec();
+    }
+}
+
 void
 kube_client_run(struct kube_client *c)
 {
     struct kube_request *r;
     int running;
+
+    if (c->probing && !c->probe && time_msec() >= c->next_probe) {
+        c->probe = kube_client_request(c, "GET", "/readyz", NULL, NULL, 5,
+                                       NULL, probe_done, c);
+        c->probe->is_probe = true;
+    }
 
     LIST_FOR_EACH_SAFE (r, node, &c->requests) {
         if (r->early_error) {
@@ -388,5 +486,8 @@ kube_client_wait(struct kube_client *c)
     }
     if (c->deadline != LLONG_MAX) {
         poll_timer_wait_until(c->deadline);
+    }
+    if (c->probing && !c->probe) {
+        poll_timer_wait_until(c->next_probe);
     }
 }

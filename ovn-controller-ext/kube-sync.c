@@ -41,6 +41,9 @@ VLOG_DEFINE_THIS_MODULE(kube_sync);
 #define KUBE_SOURCE_GRACE_MS 5000
 /* Events in flight at most; more are dropped (and counted). */
 #define KUBE_MAX_EVENTS_IN_FLIGHT 32
+/* Tries to post an Event that fails for want of a working server (1, 2, 4
+ * and 8 s apart, or at once when the server answers again). */
+#define KUBE_EVENT_TRIES 5
 
 /* One GET of a pod the cache does not have. */
 struct kube_fetch {
@@ -64,12 +67,18 @@ static void post_event(struct kube_sync *, const char *pod_key,
                        const char *reason, const char *type,
                        const char *message);
 
-/* One Event being posted. */
+/* One Event being posted.  A try again sends the same body, with the same
+ * name: if an earlier try did reach the server, it answers 409 rather than
+ * make a second Event. */
 struct kube_post {
     struct ovs_list node;
     struct kube_sync *ks;
-    struct kube_request *req;
+    struct kube_request *req;   /* NULL while waiting to try again. */
     char *what;
+    char *path, *body;
+    int tries;
+    long long int next_try;
+    unsigned int answers;       /* kube_client_n_answers() at the failure. */
 };
 
 struct kube_sync {
@@ -165,6 +174,8 @@ post_destroy(struct kube_post *p)
         ovs_list_remove(&p->node);
         p->ks->n_posts--;
         free(p->what);
+        free(p->path);
+        free(p->body);
         free(p);
     }
 }
@@ -512,6 +523,18 @@ decide_port(struct kube_sync *ks, const struct attach_ctx *ctx,
 /* Events.                                                             */
 /* ------------------------------------------------------------------ */
 
+static void post_done(int status, const char *body, size_t len,
+                      const char *error, void *p_);
+
+static void
+post_send(struct kube_post *p)
+{
+    p->tries++;
+    p->req = kube_client_request(p->ks->client, "POST", p->path,
+                                 "application/json", p->body, 10, NULL,
+                                 post_done, p);
+}
+
 static void
 post_done(int status, const char *body OVS_UNUSED, size_t len OVS_UNUSED,
           const char *error, void *p_)
@@ -520,15 +543,34 @@ post_done(int status, const char *body OVS_UNUSED, size_t len OVS_UNUSED,
     struct kube_post *p = p_;
 
     p->req = NULL;
-    if (error || status < 200 || status >= 300) {
-        p->ks->n_event_errors++;
-        VLOG_WARN_RL(&rl, "posting Event %s failed: %s", p->what,
-                     error ? error : "HTTP error");
-        if (!error) {
-            VLOG_WARN_RL(&rl, "... HTTP %d", status);
-        }
-    } else {
+    if ((!error && status >= 200 && status < 300)
+        || (!error && status == 409 && p->tries > 1)) {
+        /* 409 to a try again: an earlier try did post it. */
         p->ks->n_events++;
+        post_destroy(p);
+        return;
+    }
+    bool trouble = (error || status >= 500 || status == 403
+                    || status == 429);
+    if (trouble && p->tries < KUBE_EVENT_TRIES) {
+        int delay = 1000 << (p->tries - 1);
+        if (error) {
+            VLOG_INFO_RL(&rl, "posting Event %s failed (%s); trying again "
+                         "in %d ms", p->what, error, delay);
+        } else {
+            VLOG_INFO_RL(&rl, "posting Event %s failed (HTTP %d); trying "
+                         "again in %d ms", p->what, status, delay);
+        }
+        p->next_try = time_msec() + delay;
+        p->answers = kube_client_n_answers(p->ks->client);
+        kube_client_server_trouble(p->ks->client);
+        return;
+    }
+    p->ks->n_event_errors++;
+    VLOG_WARN_RL(&rl, "posting Event %s failed: %s", p->what,
+                 error ? error : "HTTP error");
+    if (!error) {
+        VLOG_WARN_RL(&rl, "... HTTP %d", status);
     }
     post_destroy(p);
 }
@@ -597,15 +639,13 @@ post_event(struct kube_sync *ks, const char *pod_key, const char *reason,
     struct kube_post *p = xzalloc(sizeof *p);
     p->ks = ks;
     p->what = xasprintf("%s for pod %s", reason, pod_key);
+    p->path = path;
+    p->body = body;
     ovs_list_push_back(&ks->posts, &p->node);
     ks->n_posts++;
-    p->req = kube_client_request(ks->client, "POST", path,
-                                 "application/json", body, 10, NULL,
-                                 post_done, p);
+    post_send(p);
     VLOG_INFO("Event %s on pod %s: %s", reason, pod_key, message);
-    free(path);
     free(e_ns);
-    free(body);
     free(ev_name);
     free(ns);
 }
@@ -819,6 +859,14 @@ kube_sync_run(struct kube_sync *ks, const struct attach_ctx *ctx)
     kube_watch_run(ks->vmis);
     kube_watch_run(ks->vmims);
 
+    struct kube_post *p;
+    LIST_FOR_EACH (p, node, &ks->posts) {
+        if (!p->req && (time_msec() >= p->next_try
+                        || kube_client_n_answers(ks->client) != p->answers)) {
+            post_send(p);
+        }
+    }
+
     struct shash_node *node;
     SHASH_FOR_EACH_SAFE (node, &ks->fetches) {
         struct kube_fetch *f = node->data;
@@ -855,6 +903,12 @@ kube_sync_wait(struct kube_sync *ks, const struct attach_ctx *ctx)
     kube_watch_wait(ks->pods);
     kube_watch_wait(ks->vmis);
     kube_watch_wait(ks->vmims);
+    struct kube_post *p;
+    LIST_FOR_EACH (p, node, &ks->posts) {
+        if (!p->req) {
+            poll_timer_wait_until(p->next_try);
+        }
+    }
     struct shash_node *node;
     SHASH_FOR_EACH (node, &ks->fetches) {
         struct kube_fetch *f = node->data;

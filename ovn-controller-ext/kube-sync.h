@@ -17,7 +17,10 @@
  *   - KubeVirt's kubevirt.io/migration-target-ready-timestamp on the
  *     target pod, recorded in the port's timeline.
  *   - Kubernetes Events on the target pod for each step (prepared,
- *     activated, completed, rolled back) with the measured durations.
+ *     activated, completed, rolled back) with the measured durations, each
+ *     once: a POST that fails for want of a working server is tried again
+ *     (up to 5 times) with the same Event name, so that one that did reach
+ *     the server gets 409 instead of making a second Event.
  */
 #ifndef KUBE_SYNC_H
 #define KUBE_SYNC_H 1

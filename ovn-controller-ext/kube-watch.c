@@ -26,6 +26,9 @@ VLOG_DEFINE_THIS_MODULE(kube_watch);
 /* A watch asks the server to end it after 5 to 10 minutes, as client-go
  * does, so that connections are renewed. */
 #define KUBE_WATCH_TIMEOUT_S 300
+/* A watch that ends cleanly more than this before its timeoutSeconds
+ * failed. */
+#define KUBE_WATCH_EARLY_MS 10000
 /* A watch line longer than this is garbage. */
 #define KUBE_WATCH_MAX_LINE (16 * 1024 * 1024)
 
@@ -47,12 +50,16 @@ struct kube_watch {
     int backoff_ms;
     bool need_list;             /* Next attempt lists (else watches). */
     bool relist;                /* The watch saw 410: list at once. */
+    bool rewatch;               /* A line did not parse: watch again. */
+    int bad_lines;              /* Such lines in a row. */
+    unsigned int answers;       /* The client's 2xx answers at back off. */
+    long long int watch_ends;   /* When the server should end the watch. */
 
     struct shash objects;       /* key -> cJSON *. */
     struct shash listing;       /* A LIST in progress, page by page. */
     char *rv;                   /* Where the cache is; NULL: none yet. */
     char *cont;                 /* LIST continue token. */
-    struct ds partial;          /* Watch bytes after the last newline. */
+    struct kube_lines lines;    /* The watch stream. */
     bool synced;
     bool live;                  /* Watch connected and answering. */
     unsigned int seqno;
@@ -252,6 +259,75 @@ kube_objects_clear(struct shash *objects)
     }
 }
 
+void
+kube_lines_init(struct kube_lines *l)
+{
+    memset(l, 0, sizeof *l);
+}
+
+void
+kube_lines_destroy(struct kube_lines *l)
+{
+    if (l) {
+        free(l->buf);
+        memset(l, 0, sizeof *l);
+    }
+}
+
+/* Forgets what is buffered (the bytes looked at stay counted). */
+void
+kube_lines_clear(struct kube_lines *l)
+{
+    l->length = l->start = l->scanned = 0;
+}
+
+/* Appends 'n' bytes of the stream. */
+void
+kube_lines_put(struct kube_lines *l, const char *data, size_t n)
+{
+    if (l->start) {
+        /* Drop the lines already returned. */
+        memmove(l->buf, l->buf + l->start, l->length - l->start);
+        l->length -= l->start;
+        l->scanned -= l->start;
+        l->start = 0;
+    }
+    if (l->length + n > l->allocated) {
+        l->allocated = MAX(l->length + n, 2 * l->allocated);
+        l->buf = xrealloc(l->buf, l->allocated);
+    }
+    memcpy(l->buf + l->length, data, n);
+    l->length += n;
+}
+
+/* The next complete line, without its newline, in '*line' and '*len' (valid
+ * until the next call); false if there is none (yet).  Only bytes not
+ * looked at before are searched. */
+bool
+kube_lines_next(struct kube_lines *l, const char **line, size_t *len)
+{
+    const char *nl = memchr(l->buf + l->scanned, '\n',
+                            l->length - l->scanned);
+    if (!nl) {
+        l->n_scanned += l->length - l->scanned;
+        l->scanned = l->length;
+        return false;
+    }
+    size_t end = nl - l->buf;
+    l->n_scanned += end + 1 - l->scanned;
+    *line = l->buf + l->start;
+    *len = end - l->start;
+    l->start = l->scanned = end + 1;
+    return true;
+}
+
+/* The bytes of the line not complete yet. */
+size_t
+kube_lines_pending(const struct kube_lines *l)
+{
+    return l->length - l->start;
+}
+
 /* ------------------------------------------------------------------ */
 /* The state machine.                                                  */
 /* ------------------------------------------------------------------ */
@@ -270,7 +346,7 @@ kube_watch_create(struct kube_client *client, const char *name,
     w->next_attempt = 0;
     shash_init(&w->objects);
     shash_init(&w->listing);
-    ds_init(&w->partial);
+    kube_lines_init(&w->lines);
     return w;
 }
 
@@ -285,7 +361,7 @@ kube_watch_destroy(struct kube_watch *w)
     shash_destroy(&w->objects);
     kube_objects_clear(&w->listing);
     shash_destroy(&w->listing);
-    ds_destroy(&w->partial);
+    kube_lines_destroy(&w->lines);
     free(w->name);
     free(w->path);
     free(w->selector);
@@ -303,9 +379,10 @@ set_error(struct kube_watch *w, char *error)
     w->last_error = error;
 }
 
-/* Something failed: try again after a growing, jittered delay. */
+/* Try again after a growing, jittered delay; 'error' says why, for the
+ * log. */
 static void
-back_off(struct kube_watch *w, char *error)
+retry_later(struct kube_watch *w, const char *error)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
 
@@ -314,12 +391,29 @@ back_off(struct kube_watch *w, char *error)
                      : KUBE_WATCH_BACKOFF_MIN_MS);
     int delay = w->backoff_ms / 2 + random_range(w->backoff_ms / 2 + 1);
     VLOG_WARN_RL(&rl, "%s: %s; retrying in %d ms", w->name, error, delay);
-    set_error(w, error);
     w->req = NULL;
     w->state = KW_IDLE;
     w->live = false;
     w->next_attempt = time_msec() + delay;
     w->need_list = w->need_list || !w->synced;
+    w->answers = kube_client_n_answers(w->client);
+}
+
+/* Something failed ('error', which this takes): try again later. */
+static void
+back_off(struct kube_watch *w, char *error)
+{
+    retry_later(w, error);
+    set_error(w, error);
+}
+
+/* Whether a request that ended so failed for want of a working server
+ * rather than for itself. */
+static bool
+server_trouble(int status, const char *error)
+{
+    return ((error && strcmp(error, "aborted"))
+            || status >= 500 || status == 403 || status == 429);
 }
 
 /* The error in a Status response 'body', for logs. */
@@ -338,8 +432,10 @@ status_error(const char *what, int status, const char *body,
     return s;
 }
 
+/* The path of a LIST, or of a watch that asks the server to end it after
+ * 'timeout_s' seconds. */
 static char *
-make_path(const struct kube_watch *w, bool watch)
+make_path(const struct kube_watch *w, bool watch, int timeout_s)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
 
@@ -350,8 +446,7 @@ make_path(const struct kube_watch *w, bool watch)
     if (watch) {
         ds_put_format(&s, "watch=1&allowWatchBookmarks=true&"
                       "resourceVersion=%s&timeoutSeconds=%d", w->rv,
-                      KUBE_WATCH_TIMEOUT_S
-                      + (int) random_range(KUBE_WATCH_TIMEOUT_S));
+                      timeout_s);
     } else {
         ds_put_format(&s, "limit=%d", KUBE_WATCH_PAGE);
         if (w->cont) {
@@ -363,6 +458,36 @@ make_path(const struct kube_watch *w, bool watch)
     return ds_steal_cstr(&s);
 }
 
+static bool
+same_version(const cJSON *a, const cJSON *b)
+{
+    const char *x = kube_get_str(a, "metadata", "resourceVersion", NULL);
+    const char *y = kube_get_str(b, "metadata", "resourceVersion", NULL);
+    return x && y && !strcmp(x, y);
+}
+
+/* Replaces the cache by the list just made; returns how many objects
+ * changed, appeared or went. */
+static size_t
+replace_cache(struct kube_watch *w)
+{
+    size_t kept = 0, same = 0;
+    struct shash_node *node;
+
+    SHASH_FOR_EACH (node, &w->listing) {
+        const cJSON *old = shash_find_data(&w->objects, node->name);
+        if (old) {
+            kept++;
+            same += same_version(old, node->data);
+        }
+    }
+    size_t changed = ((shash_count(&w->listing) - same)
+                      + (shash_count(&w->objects) - kept));
+    kube_objects_clear(&w->objects);
+    shash_swap(&w->objects, &w->listing);
+    return changed;
+}
+
 static void
 list_done(int status, const char *body, size_t len, const char *error,
           void *w_)
@@ -371,12 +496,18 @@ list_done(int status, const char *body, size_t len, const char *error,
     char *rv, *cont;
 
     w->req = NULL;
+    if (!error && status == 200) {
+        w->backoff_ms = 0;      /* The server answers. */
+    }
     if (error || status != 200) {
         if (status == 410 && w->cont) {
             /* The continue token expired: from the start. */
             free(w->cont);
             w->cont = NULL;
             kube_objects_clear(&w->listing);
+        }
+        if (server_trouble(status, error)) {
+            kube_client_server_trouble(w->client);
         }
         back_off(w, status_error("list", status, body, error));
         return;
@@ -397,24 +528,27 @@ list_done(int status, const char *body, size_t len, const char *error,
         return;
     }
 
-    /* The whole list: it replaces the cache. */
-    kube_objects_clear(&w->objects);
-    shash_swap(&w->objects, &w->listing);
+    /* The whole list: it replaces the cache.  A relist (after 410, as
+     * after every API server restart) that changes nothing leaves the
+     * seqno alone, so users do not look again. */
+    size_t changed = replace_cache(w);
     free(w->rv);
     w->rv = rv;
     w->n_lists++;
+    if (changed || !w->synced) {
+        w->seqno++;
+    }
     w->synced = true;
     w->need_list = false;
-    w->seqno++;
-    VLOG_INFO("%s: listed %zu at resourceVersion %s", w->name,
-              shash_count(&w->objects), w->rv);
+    VLOG_INFO("%s: listed %zu at resourceVersion %s, %zu changed", w->name,
+              shash_count(&w->objects), w->rv, changed);
     start_watch(w);
 }
 
 static void
 start_list(struct kube_watch *w)
 {
-    char *path = make_path(w, false);
+    char *path = make_path(w, false, 0);
     w->state = KW_LISTING;
     w->req = kube_client_request(w->client, "GET", path, NULL, NULL, 60,
                                  NULL, list_done, w);
@@ -428,11 +562,11 @@ apply_event(struct kube_watch *w, struct kube_event *e)
     w->rv = e->resource_version;
     e->resource_version = NULL;
     w->n_events++;
+    w->bad_lines = 0;
     if (!w->live) {
         w->live = true;
         w->live_since = time_msec();
     }
-    w->backoff_ms = 0;
 
     switch (e->type) {
     case KUBE_EVENT_ADDED:
@@ -452,38 +586,50 @@ apply_event(struct kube_watch *w, struct kube_event *e)
     }
 }
 
+/* The watch's 200 and headers: it is established, even if no event ever
+ * comes. */
+static void
+watch_headers(int status, void *w_)
+{
+    struct kube_watch *w = w_;
+
+    if (status == 200) {
+        if (!w->live) {
+            w->live = true;
+            w->live_since = time_msec();
+        }
+        w->backoff_ms = 0;
+    }
+}
+
 static bool
 watch_data(const char *data, size_t n, void *w_)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
     struct kube_watch *w = w_;
+    const char *line;
+    size_t len;
 
     if (!w->live) {
-        /* Headers and the first bytes: the watch is up. */
-        w->live = true;
-        w->live_since = time_msec();
-        w->seqno++;
+        watch_headers(200, w);
     }
-    ds_put_buffer(&w->partial, data, n);
-    size_t start = 0;
-    for (;;) {
-        const char *nl = memchr(w->partial.string + start, '\n',
-                                w->partial.length - start);
-        if (!nl) {
-            break;
-        }
-        size_t len = nl - (w->partial.string + start);
-        const char *line = w->partial.string + start;
-        start += len + 1;
+    kube_lines_put(&w->lines, data, n);
+    while (kube_lines_next(&w->lines, &line, &len)) {
         if (!len) {
             continue;
         }
         struct kube_event e;
         char *error = kube_event_parse(line, len, &e);
         if (error) {
-            VLOG_WARN_RL(&rl, "%s: %s", w->name, error);
+            /* Skipping it could lose a change until the next relist:
+             * watch again from the last event that parsed. */
+            VLOG_WARN_RL(&rl, "%s: %s; watching again from "
+                         "resourceVersion %s", w->name, error, w->rv);
             set_error(w, error);
-            continue;
+            w->bad_lines++;
+            w->rewatch = true;
+            kube_lines_clear(&w->lines);
+            return false;
         }
         if (e.type == KUBE_EVENT_ERROR) {
             bool gone = e.code == 410;
@@ -492,20 +638,15 @@ watch_data(const char *data, size_t n, void *w_)
                       e.code, e.message);
             kube_event_destroy(&e);
             w->relist = gone;
-            ds_clear(&w->partial);
+            kube_lines_clear(&w->lines);
             return false;
         }
         apply_event(w, &e);
         kube_event_destroy(&e);
     }
-    if (start) {
-        memmove(w->partial.string, w->partial.string + start,
-                w->partial.length - start);
-        w->partial.length -= start;
-    }
-    if (w->partial.length > KUBE_WATCH_MAX_LINE) {
+    if (kube_lines_pending(&w->lines) > KUBE_WATCH_MAX_LINE) {
         set_error(w, xstrdup("watch event too long"));
-        ds_clear(&w->partial);
+        kube_lines_clear(&w->lines);
         return false;
     }
     return true;
@@ -518,8 +659,20 @@ watch_done(int status, const char *body, size_t len OVS_UNUSED,
     struct kube_watch *w = w_;
 
     w->req = NULL;
-    ds_clear(&w->partial);
-    if (w->relist || status == 410) {
+    kube_lines_clear(&w->lines);
+    if (w->rewatch) {
+        w->rewatch = false;
+        w->live = false;
+        if (w->bad_lines == 1) {
+            start_watch(w);
+        } else {
+            if (w->bad_lines >= 3) {
+                w->bad_lines = 0;
+                w->need_list = true;
+            }
+            retry_later(w, w->last_error);
+        }
+    } else if (w->relist || status == 410) {
         /* Our resourceVersion is too old: start over. */
         w->relist = false;
         w->n_relists++;
@@ -529,11 +682,23 @@ watch_done(int status, const char *body, size_t len OVS_UNUSED,
         VLOG_INFO("%s: resourceVersion %s is gone: listing again", w->name,
                   w->rv);
         start_list(w);
-    } else if (!error && status == 200) {
+    } else if (!error && status == 200
+               && time_msec() >= w->watch_ends - KUBE_WATCH_EARLY_MS) {
         /* The server ended the watch (timeoutSeconds): carry on. */
         start_watch(w);
+    } else if (!error && status == 200) {
+        /* Ended long before its time: the server is going away (libcurl
+         * 7.88 also reports some of the streams of an HTTP/2 connection
+         * that closed under them so). */
+        w->seqno++;
+        kube_client_server_trouble(w->client);
+        back_off(w, xasprintf("watch ended by the server %lld s early",
+                              (w->watch_ends - time_msec()) / 1000));
     } else {
         w->seqno++;
+        if (server_trouble(status, error)) {
+            kube_client_server_trouble(w->client);
+        }
         back_off(w, status_error("watch", status, body, error));
     }
 }
@@ -541,19 +706,26 @@ watch_done(int status, const char *body, size_t len OVS_UNUSED,
 static void
 start_watch(struct kube_watch *w)
 {
-    char *path = make_path(w, true);
+    int timeout_s = (KUBE_WATCH_TIMEOUT_S
+                     + (int) random_range(KUBE_WATCH_TIMEOUT_S));
+    char *path = make_path(w, true, timeout_s);
+    w->watch_ends = time_msec() + timeout_s * 1000LL;
     w->state = KW_WATCHING;
     w->n_watches++;
     w->req = kube_client_request(w->client, "GET", path, NULL, NULL,
                                  2 * KUBE_WATCH_TIMEOUT_S + 60,
                                  watch_data, watch_done, w);
+    kube_request_set_headers_cb(w->req, watch_headers);
     free(path);
 }
 
 void
 kube_watch_run(struct kube_watch *w)
 {
-    if (w->state == KW_IDLE && time_msec() >= w->next_attempt) {
+    if (w->state == KW_IDLE
+        && (time_msec() >= w->next_attempt
+            || (w->n_errors
+                && kube_client_n_answers(w->client) != w->answers))) {
         if (w->need_list || !w->rv) {
             start_list(w);
         } else {

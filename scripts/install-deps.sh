@@ -17,6 +17,7 @@ PACKAGES=(
     iproute2 ethtool iputils-ping tcpdump procps util-linux
     python3-yaml                # test/manifests: the Kubernetes manifests.
     curl openssl                # test/k8s: the API stand-in's checks, its PKI.
+    python3-h2                  # test/k8s: the API stand-in's HTTP/2.
     containernetworking-plugins # Reference "bridge" plugin, for benchmarks.
     podman runc busybox-static  # A real CNI client, end to end.
     # The kubelet's path (test/e2e/containerd-cri.sh): containerd's CRI,

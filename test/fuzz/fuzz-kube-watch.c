@@ -1,7 +1,8 @@
 /*
  * Fuzz target: the daemon's parsers of Kubernetes API responses
- * (ovn-controller-ext/kube-watch.c): one line of a watch stream and a LIST
- * response body.  The API server is trusted, but whatever sits between it
+ * (ovn-controller-ext/kube-watch.c): one line of a watch stream, a LIST
+ * response body, and the input as a watch stream cut into lines (in
+ * chunks of sizes taken from the input).  The API server is trusted, but whatever sits between it
  * and the daemon (or a bug in it) must not be able to crash the daemon.
  */
 #include <config.h>
@@ -12,6 +13,7 @@
 
 #include "kube-watch.h"
 #include "openvswitch/shash.h"
+#include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,5 +41,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     kube_objects_clear(&objects);
     shash_destroy(&objects);
+
+    /* As a stream: every byte is looked at once. */
+    struct kube_lines lines;
+    const char *line;
+    size_t len, fed = 0, got = 0;
+    kube_lines_init(&lines);
+    while (fed < size) {
+        size_t chunk = MIN(size - fed, (size_t) data[fed] % 17 + 1);
+        kube_lines_put(&lines, (const char *) data + fed, chunk);
+        fed += chunk;
+        while (kube_lines_next(&lines, &line, &len)) {
+            got += len + 1;
+            struct kube_event e;
+            free(kube_event_parse(line, len, &e));
+            kube_event_destroy(&e);
+        }
+    }
+    if (lines.n_scanned != size || got + kube_lines_pending(&lines) != size) {
+        abort();
+    }
+    kube_lines_destroy(&lines);
     return 0;
 }

@@ -166,3 +166,32 @@ k8s_now() {
 kube_pods_cached() {
     kube_status "$1" | sed -n 's/^pods: .* \([0-9][0-9]*\) objects.*/\1/p'
 }
+
+# --- A stand-in that behaves more like a real API server (lab-k8s-apiserver) ---
+
+# k8s_start_with ARGS...: as k8s_start, with more stand-in options (e.g.
+# --http2 --startup-window 1; the stand-in's default bookmark interval,
+# 60 s, unless ARGS set one).  Needs the files of k8s_up.
+k8s_start_with() {
+    ip netns exec "$(lab_ns_central)" python3 "$K8S_STANDIN" serve \
+        --listen "$LAB_CENTRAL_IP:$K8S_PORT" \
+        --cert "$K8S_DIR/pki/server.crt" --key "$K8S_DIR/pki/server.key" \
+        --token-file "$K8S_DIR/server-tokens" --state "$K8S_DIR/state.json" \
+        --control "$K8S_DIR/control.sock" --log "$K8S_DIR/standin.log" "$@" \
+        >"$K8S_DIR/standin.out" 2>&1 &
+    K8S_PID=$!
+    lab_wait 10 "the API stand-in to be listening" \
+        grep -q '^ready' "$K8S_DIR/standin.out"
+}
+
+# k8s_readyz: the stand-in's /readyz answers 200.
+k8s_readyz() {
+    [ "$(ip netns exec "$(lab_ns_central)" curl -s -o /dev/null -w '%{http_code}' \
+        --cacert "$K8S_DIR/pki/ca.crt" "https://$LAB_CENTRAL_IP:$K8S_PORT/readyz")" = 200 ]
+}
+
+# kube_lists N: how many LISTs chassis N's daemon's three watches completed.
+kube_lists() {
+    kube_status "$1" | sed -n 's/.*, lists \([0-9]*\),.*/\1/p' |
+        awk '{ n += $1 } END { print n + 0 }'
+}

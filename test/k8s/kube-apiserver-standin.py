@@ -11,7 +11,32 @@ admission, no validation beyond a few checks, no RBAC, no garbage
 collection, no controllers.  Tests drive the objects through a control API
 on a unix socket (the `ctl` subcommand).  See test/k8s/README.md.
 
-Python 3 standard library only.
+What it models of a real kube-apiserver (v1.24, etcd 3.4), option by option:
+
+  --bookmark-interval SEC (default 60)
+      The watch cache sends a BOOKMARK about once a minute, and only when it
+      holds something newer than what the watch was last sent: a quiet
+      watch of a quiet resource gets nothing at all for minutes.
+  --state FILE, and a restart (SIGTERM, then serve again with it)
+      etcd keeps the objects and the resourceVersion counter, but the new
+      server's watch cache starts empty at the current resourceVersion,
+      which its own start-up writes (its lease, the endpoints) have moved
+      on: every older resourceVersion gets 410 "too old resource version",
+      so every client lists again after every restart.
+  --startup-window SEC (default 0; a real server: about 1)
+      The server accepts connections before it is ready: /readyz fails and
+      API requests get 403 (the RBAC authorizer has not loaded its roles:
+      core API paths) or 503 (the rest, e.g. custom resources) until then.
+  --http2 (with --cert/--key; needs python3-h2)
+      The server offers h2 by ALPN, as Go's net/http does, and libcurl
+      then multiplexes every request on one connection; a server that goes
+      away (SIGTERM, `ctl drop-watches`) ends every stream on it at once,
+      without a clean end ("stream ... was not closed cleanly").  Without
+      it: HTTP/1.1, one connection per concurrent request.
+
+Python 3 standard library only, and python3-h2 for --http2 (Debian 12's
+package; a python3 outside Debian's, e.g. pyenv's, finds it under
+/usr/lib/python3/dist-packages).
 """
 
 import argparse
@@ -25,6 +50,7 @@ import http.client
 import http.server
 import json
 import os
+import queue
 import random
 import select
 import signal
@@ -275,9 +301,10 @@ Change = collections.namedtuple("Change", "rv res type prev obj")
 class Watcher:
     """One open WATCH, as `ctl watchers` lists it and ctl commands end it."""
 
-    def __init__(self, wid, res, namespace, query, conn, peer, user_agent, rv):
+    def __init__(self, wid, res, namespace, query, conn, peer, user_agent, rv, outer=None):
         self.id, self.res, self.namespace, self.query = wid, res, namespace, query
         self.conn, self.peer, self.user_agent = conn, peer, user_agent
+        self.outer = outer    # HTTP/2: the connection that carries the stream
         self.since = now_rfc3339()
         self.last_sent = rv
         self.dropped = False  # drop-watches: close without the final chunk
@@ -287,7 +314,8 @@ class Watcher:
         return {"id": self.id, "resource": self.res.key, "namespace": self.namespace,
                 "query": self.query, "since": self.since,
                 "lastSentResourceVersion": str(self.last_sent),
-                "peer": self.peer, "userAgent": self.user_agent}
+                "peer": self.peer, "userAgent": self.user_agent,
+                "protocol": "HTTP/2" if self.outer else "HTTP/1.1"}
 
 
 class Store:
@@ -305,6 +333,8 @@ class Store:
         self.state_file = state_file
         self.watchers = {}
         self.next_watcher = 1
+        # The newest change of each resource (what its watch cache holds).
+        self.res_rv = {r.key: self.rv for r in RESOURCES}
 
     # -- persistence
 
@@ -319,7 +349,12 @@ class Store:
             self.objects[res.key][obj_key(obj)] = obj
             self.rv = max(self.rv, obj_rv(obj))
         self.rv = max(self.rv, int(data.get("resourceVersion", 1)))
+        # A restarted server: its own start-up writes move the counter on,
+        # and its new watch cache starts there, so that every
+        # resourceVersion a client saw before is too old (410).
+        self.rv += 1
         self.compacted = self.rv
+        self.res_rv = {r.key: self.rv for r in RESOURCES}
         return True
 
     def save(self):
@@ -339,6 +374,7 @@ class Store:
     # -- changes (all take the lock)
 
     def _commit(self, res, kind, prev, obj):
+        self.res_rv[res.key] = self.rv
         self.history.append(Change(self.rv, res, kind, prev, obj))
         if len(self.history) > self.history_limit:
             dropped = self.history[:len(self.history) - self.history_limit]
@@ -437,14 +473,16 @@ class Store:
             return {"resourceVersion": str(self.rv), "expiredWatches": n}
 
     def drop_watches(self):
-        """Closes every watch connection abruptly (no final chunk)."""
+        """Closes every watch connection abruptly (no final chunk); over
+        HTTP/2, the whole connection, with every stream on it."""
         with self.cond:
             for w in self.watchers.values():
                 w.dropped = True
-                try:
-                    socket.socket.shutdown(w.conn, socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                for sock in filter(None, (w.conn, w.outer)):
+                    try:
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                    except OSError:
+                        pass
             self.cond.notify_all()
             return {"droppedWatches": len(self.watchers)}
 
@@ -534,6 +572,8 @@ class ApiServer(http.server.ThreadingHTTPServer):
         self.opts, self.store, self.log, self.ssl_context = opts, store, log, ssl_context
         self.requests = collections.deque(maxlen=10000)
         self.requests_lock = threading.Lock()
+        self.ready_at = 0.0     # serve_main: the end of the start-up window
+        self.h2_outer = {}      # inner socket -> its HTTP/2 connection's socket
         super().__init__(addr, ApiHandler)
 
     def server_bind(self):
@@ -566,6 +606,10 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             except (OSError, ssl.SSLError) as e:
                 self.server.log(f"TLS handshake with {self.client_address[0]} failed: {e}")
                 return
+            if self.connection.selected_alpn_protocol() == "h2":
+                H2Session(self.server, self.connection, self.client_address).run()
+                self.close_connection = True
+                return
         super().handle()
 
     def send_response(self, code, message=None):
@@ -577,11 +621,14 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 "time": now_rfc3339(), "method": getattr(self, "command", None),
                 "path": url.path, "query": url.query,
                 "userAgent": self.headers.get("User-Agent") if self.headers else None,
-                "authOk": self.auth_ok, "code": code})
+                "authOk": self.auth_ok, "code": code,
+                "protocol": "HTTP/2" if self.connection in self.server.h2_outer
+                else "HTTP/1.1"})
 
     def log_request(self, code="-", size="-"):
         ua = self.headers.get("User-Agent", "") if self.headers else ""
-        self.server.log(f'{self.client_address[0]} "{self.requestline}" {code} '
+        h2 = " over HTTP/2" if self.connection in self.server.h2_outer else ""
+        self.server.log(f'{self.client_address[0]} "{self.requestline}"{h2} {code} '
                         f'auth={self.auth_ok} ua="{ua}"')
 
     def log_message(self, fmt, *args):
@@ -639,11 +686,26 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             url = urllib.parse.urlsplit(self.path)
             query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
             parts = [urllib.parse.unquote(p) for p in url.path.split("/") if p]
+            starting = time.monotonic() < self.server.ready_at
             if url.path in ("/healthz", "/readyz", "/livez"):
+                if starting and url.path != "/livez":
+                    return self.send_text(500, "[-]poststarthook/rbac/bootstrap-roles failed: "
+                                          "not finished\n" + url.path[1:] + " check failed\n")
                 return self.send_text(200, "ok")
             self.auth_ok = self.check_auth()
             if not self.auth_ok:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
+            if starting and parts[:1] == ["api"]:
+                what = parts[-1] if len(parts) > 2 else "resources"
+                raise ApiError(403, "Forbidden",
+                               f'{what} is forbidden: User "(this token)" cannot '
+                               f'{self.command.lower()} resource "{what}" in API group "": '
+                               'RBAC: the authorizer has not loaded its roles yet '
+                               '(stand-in start-up window)', {"kind": what})
+            if starting:
+                raise ApiError(503, "ServiceUnavailable",
+                               "the server is currently unable to handle the request "
+                               "(stand-in start-up window)", {})
             if self.discovery(parts):
                 return None
             res, namespace, name = self.route(parts)
@@ -841,7 +903,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                     too_old = f"too old resource version: {start} ({store.compacted})"
             w = Watcher(store.next_watcher, res, namespace, urllib.parse.urlsplit(self.path).query,
                         self.connection, self.client_address[0],
-                        self.headers.get("User-Agent"), start)
+                        self.headers.get("User-Agent"), start,
+                        self.server.h2_outer.get(self.connection))
             if too_old is None:
                 store.next_watcher += 1
                 store.watchers[w.id] = w
@@ -909,11 +972,203 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             if now >= deadline:
                 return "timeout"
             if bookmarks and now >= next_bookmark:
-                self.bookmark(w.res, cursor)
-                w.last_sent = cursor
+                # Only with something newer than what the watch was sent.
+                with store.cond:
+                    newest = store.res_rv[w.res.key]
+                if newest > w.last_sent:
+                    self.bookmark(w.res, newest)
+                    w.last_sent = newest
                 next_bookmark = now + interval
             if self.client_gone():
                 return "dropped"
+
+
+# ---- HTTP/2 -----------------------------------------------------------------
+
+H2_HOP_BY_HOP = ("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade")
+
+
+def import_h2():
+    """python3-h2, also from Debian's dist-packages for another python3."""
+    try:
+        import h2.config  # noqa: F401
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")
+        try:
+            import h2.config  # noqa: F401
+        except ImportError:
+            raise SystemExit("--http2 needs python3-h2 (Debian 12: apt-get install "
+                             "python3-h2)") from None
+    import h2.config
+    import h2.connection
+    import h2.errors
+    import h2.events
+    import h2.exceptions
+    return h2
+
+
+class H2Session:
+    """One HTTP/2 connection.  Each stream's request is handed, as HTTP/1.1,
+    to an ApiHandler over a socketpair (so both protocols share one
+    implementation); its response is read back with http.client and sent as
+    HEADERS and DATA frames, within the peer's flow-control windows.  Only
+    this thread touches the TLS socket and the h2 state; stream threads
+    post to a queue and wake it through a pipe."""
+
+    def __init__(self, server, sock, client_address):
+        self.h2 = import_h2()
+        self.server, self.sock, self.addr = server, sock, client_address
+        self.conn = self.h2.connection.H2Connection(self.h2.config.H2Configuration(
+            client_side=False, header_encoding="utf-8"))
+        self.queue = queue.Queue()
+        self.wake_r, self.wake_w = os.pipe()
+        self.streams = {}  # id -> {"headers", "body", "inner", "out", "ended"}
+
+    def post(self, *item):
+        self.queue.put(item)
+        try:
+            os.write(self.wake_w, b"x")
+        except OSError:
+            pass
+
+    def run(self):
+        ev = self.h2.events
+        try:
+            self.conn.initiate_connection()
+            self.flush()
+            while True:
+                if not self.sock.pending():
+                    readable = select.select([self.sock, self.wake_r], [], [], 1.0)[0]
+                else:
+                    readable = [self.sock]
+                if self.wake_r in readable:
+                    os.read(self.wake_r, 4096)
+                if self.sock in readable:
+                    data = self.sock.recv(65536)
+                    if not data:
+                        return
+                    for e in self.conn.receive_data(data):
+                        if isinstance(e, ev.RequestReceived):
+                            self.streams[e.stream_id] = {"headers": dict(e.headers),
+                                                         "body": bytearray(), "inner": None,
+                                                         "out": bytearray(), "ended": False}
+                        elif isinstance(e, ev.DataReceived):
+                            st = self.streams.get(e.stream_id)
+                            if st is not None:
+                                st["body"] += e.data
+                            self.conn.acknowledge_received_data(e.flow_controlled_length,
+                                                                e.stream_id)
+                        elif isinstance(e, ev.StreamEnded) and e.stream_id in self.streams:
+                            threading.Thread(target=self.run_stream,
+                                             args=(e.stream_id, self.streams[e.stream_id]),
+                                             daemon=True).start()
+                        elif isinstance(e, ev.StreamReset):
+                            self.close_inner(self.streams.pop(e.stream_id, None))
+                        elif isinstance(e, ev.ConnectionTerminated):
+                            return
+                self.drain_queue()
+                for sid in list(self.streams):
+                    self.send_out(sid)
+                self.flush()
+        except (OSError, ssl.SSLError, self.h2.exceptions.ProtocolError) as e:
+            self.server.log(f"HTTP/2 connection from {self.addr[0]} ended: {e!r}")
+        finally:
+            for st in self.streams.values():
+                self.close_inner(st)
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    @staticmethod
+    def close_inner(st):
+        if st and st["inner"] is not None:
+            try:
+                st["inner"].shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def drain_queue(self):
+        while True:
+            try:
+                kind, sid, payload = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            st = self.streams.get(sid)
+            if st is None:
+                continue  # reset by the client meanwhile
+            try:
+                if kind == "headers":
+                    self.conn.send_headers(sid, payload)
+                elif kind == "data":
+                    st["out"] += payload
+                elif kind == "end":
+                    st["ended"] = True
+                elif kind == "reset":
+                    del self.streams[sid]
+                    self.conn.reset_stream(sid, self.h2.errors.ErrorCodes.INTERNAL_ERROR)
+            except self.h2.exceptions.StreamClosedError:
+                self.streams.pop(sid, None)
+
+    def send_out(self, sid):
+        """What the stream has to send, as far as the windows allow."""
+        st = self.streams[sid]
+        try:
+            while st["out"]:
+                n = min(len(st["out"]), self.conn.local_flow_control_window(sid),
+                        self.conn.max_outbound_frame_size)
+                if n <= 0:
+                    return  # WindowUpdated will wake us
+                self.conn.send_data(sid, bytes(st["out"][:n]))
+                del st["out"][:n]
+            if st["ended"]:
+                self.conn.end_stream(sid)
+                del self.streams[sid]
+        except self.h2.exceptions.StreamClosedError:
+            self.streams.pop(sid, None)
+
+    def run_stream(self, sid, st):
+        """A stream thread: the request to an inner handler, its answer back."""
+        h = st["headers"]
+        outer, inner = socket.socketpair()
+        st["inner"] = outer
+        self.server.h2_outer[inner] = self.sock
+        threading.Thread(target=self.inner_handler, args=(inner,), daemon=True).start()
+        lines = [f"{h.get(':method', 'GET')} {h.get(':path', '/')} HTTP/1.1",
+                 f"Host: {h.get(':authority', '')}"]
+        lines += [f"{k}: {v}" for k, v in h.items() if not k.startswith(":")
+                  and k not in H2_HOP_BY_HOP and k != "content-length"]
+        lines += [f"Content-Length: {len(st['body'])}", "Connection: close", "", ""]
+        try:
+            outer.sendall("\r\n".join(lines).encode() + bytes(st["body"]))
+            resp = http.client.HTTPResponse(outer, method=h.get(":method", "GET"))
+            resp.begin()
+            headers = [(":status", str(resp.status))]
+            headers += [(k.lower(), v) for k, v in resp.getheaders()
+                        if k.lower() not in H2_HOP_BY_HOP]
+            self.post("headers", sid, headers)
+            while True:
+                data = resp.read1(65536)
+                if not data:
+                    break
+                self.post("data", sid, data)
+            self.post("end", sid, None)
+        except (OSError, http.client.HTTPException):
+            self.post("reset", sid, None)  # the handler dropped it
+        finally:
+            outer.close()
+
+    def inner_handler(self, inner):
+        try:
+            ApiHandler(inner, self.addr, self.server)
+        except OSError:
+            pass
+        finally:
+            self.server.h2_outer.pop(inner, None)
+            inner.close()
 
 
 # ---- The control API (tests only) -------------------------------------------
@@ -1027,11 +1282,20 @@ def serve_main(opts):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(opts.cert, opts.key)
+        if opts.http2:
+            import_h2()
+            ctx.set_alpn_protocols(["h2", "http/1.1"])
+    elif opts.http2:
+        raise SystemExit("--http2 needs --cert and --key (clients negotiate h2 by TLS ALPN)")
     host, port = parse_listen(opts.listen)
     server_class = ApiServer
     if ":" in host:
         server_class = type("ApiServer6", (ApiServer,), {"address_family": socket.AF_INET6})
     api = server_class((host, port), opts, store, log, ctx)
+    api.ready_at = time.monotonic() + opts.startup_window
+    if opts.startup_window > 0:
+        log(f"start-up window: /readyz fails, API requests get 403/503 for "
+            f"{opts.startup_window} s")
     control = None
     if opts.control:
         if os.path.exists(opts.control):
@@ -1160,7 +1424,14 @@ def main(argv):
     s.add_argument("--token-file", help="accepted bearer tokens, one a line, re-read per request")
     s.add_argument("--state", help="JSON file to persist objects and the rv counter in")
     s.add_argument("--control", help="unix socket for the control API (ctl)")
-    s.add_argument("--bookmark-interval", type=float, default=1.0, metavar="SEC")
+    s.add_argument("--bookmark-interval", type=float, default=60.0, metavar="SEC",
+                   help="BOOKMARK at most this often, only if newer (default 60, as a "
+                   "real server)")
+    s.add_argument("--startup-window", type=float, default=0.0, metavar="SEC",
+                   help="after listening, /readyz fails and API requests get 403 (core) "
+                   "or 503 (others) this long (a real server: about 1)")
+    s.add_argument("--http2", action="store_true",
+                   help="offer h2 by ALPN (needs --cert/--key and python3-h2)")
     s.add_argument("--too-old-mode", choices=("event", "status"), default="event",
                    help="watch from a compacted rv: 200 + ERROR event (default) or HTTP 410")
     s.add_argument("--log", help="log file (default stderr)")

@@ -257,8 +257,8 @@ ctl apply <<<"$(pod ns2 p2 n2 '{"app":"b"}')" >/dev/null
 
 t_begin watch
 RV0=$(current_rv)
-watch_bg "$T/wA" "/api/v1/namespaces/ns1/pods?watch=1&resourceVersion=$RV0&allowWatchBookmarks=true&timeoutSeconds=2"
-watch_bg "$T/wB" "/api/v1/pods?watch=true&labelSelector=app%3Da&timeoutSeconds=2"
+watch_bg "$T/wA" "/api/v1/namespaces/ns1/pods?watch=1&resourceVersion=$RV0&allowWatchBookmarks=true&timeoutSeconds=4"
+watch_bg "$T/wB" "/api/v1/pods?watch=true&labelSelector=app%3Da&timeoutSeconds=4"
 t_check "two watches open (ctl watchers)" wait_watchers 2
 ctl apply <<<"$(pod ns1 w1 n1 '{"app":"a"}')" >/dev/null
 ctl patch Pod ns1 w1 '{"status":{"phase":"Running"}}' >/dev/null
@@ -297,6 +297,19 @@ got=$(events "$T/wC")
 t_check "a watch from an old rv replays the history [$got]" \
     test "$got" = "ADDED:w1 MODIFIED:w1 MODIFIED:p1 MODIFIED:p1 DELETED:w1"
 t_check "watch on a name" test "$(events "$T/wN")" = "ADDED:p3"
+
+# Bookmarks as a real server's watch cache sends them: only when it holds
+# something newer than what the watch was sent.
+RVQ=$(current_rv)
+watch_bg "$T/wQ" "/api/v1/namespaces/ns1/pods?watch=1&resourceVersion=$RVQ&allowWatchBookmarks=true&timeoutSeconds=1"
+wait_watch "$T/wQ"
+t_check "a quiet watch of a quiet resource gets no bookmark" test "$(wc -c <"$T/wQ")" = 0
+watch_bg "$T/wR" "/api/v1/namespaces/ns1/pods?watch=1&resourceVersion=$RVQ&allowWatchBookmarks=true&timeoutSeconds=1"
+wait_watchers 1
+RVR=$(ctl patch Pod ns2 p2 '{"metadata":{"labels":{"seen":"no"}}}' | jget /dev/stdin 'j["metadata"]["resourceVersion"]')
+wait_watch "$T/wR"
+got=$("$PY" -c 'import json,sys; print(" ".join(e["type"] + ":" + e["object"]["metadata"]["resourceVersion"] for e in map(json.loads, open(sys.argv[1]))))' "$T/wR")
+t_check "a change it does not see: one bookmark at that rv [$got]" test "$got" = "BOOKMARK:$RVR"
 
 # ---- Compaction, 410, dropped connections -----------------------------------
 
@@ -373,19 +386,52 @@ if start_server "$T/out2" --listen "127.0.0.1:$PORT" --token-file "$T/tokens" \
     --state "$T/state.json" --control "$T/ctl.sock" --too-old-mode status; then
     api GET /api/v1/pods >/dev/null
     t_check "objects (and uids) survive" test "$(jget "$T/body" 'sorted((i["metadata"]["name"], i["metadata"]["uid"]) for i in j["items"])')" = "$BEFORE"
-    t_check "  and the resourceVersion" test "$(jget "$T/body" 'j["metadata"]["resourceVersion"]')" = "$RVB"
-    watch_bg "$T/wG" "/api/v1/pods?watch=1&resourceVersion=$RVB&timeoutSeconds=1"
+    RVA=$(jget "$T/body" 'j["metadata"]["resourceVersion"]')
+    t_check "  and the resourceVersion, moved on by its start-up ($RVB -> $RVA)" \
+        test "$RVA" = $((RVB + 1))
+    code=$(api GET "/api/v1/pods?watch=1&resourceVersion=$RVB")
+    t_check "the rv of the last list before the restart: 410 (new watch cache)" \
+        bash -c "[[ $code == 410 ]]" && t_check "  with an Expired Status" is_status 410 Expired
+    watch_bg "$T/wG" "/api/v1/pods?watch=1&resourceVersion=$RVA&timeoutSeconds=1"
     NEW=$(ctl apply <<<"$(pod ns1 p9 n1)" | jget /dev/stdin 'j["metadata"]["resourceVersion"]')
-    t_check "rv keeps increasing ($RVB -> $NEW)" test "$NEW" -gt "$RVB"
+    t_check "rv keeps increasing ($RVA -> $NEW)" test "$NEW" -gt "$RVA"
     code=$(api GET "/api/v1/pods?watch=1&resourceVersion=$RV1")
     t_check "too-old-mode status: old rv gets HTTP 410" bash -c "[[ $code == 410 ]]" &&
         t_check "  with an Expired Status" is_status 410 Expired
     t_check "Events survive" test "$(ctl events | jget /dev/stdin 'len(j)')" = 2
     wait_watch "$T/wG"
-    t_check "a watch from the loaded rv works" test "$(events "$T/wG")" = "ADDED:p9"
+    t_check "a watch from the new list's rv works" test "$(events "$T/wG")" = "ADDED:p9"
     t_check "SIGTERM: exit 0" stop_server "$SRV_PID"
 else
     t_fail "restarted server did not start"
+fi
+
+# ---- Start-up window ------------------------------------------------------------
+
+t_begin startup
+if start_server "$T/out4" --listen "127.0.0.1:$PORT" --token-file "$T/tokens" \
+    --state "$T/state.json" --control "$T/ctl.sock" --startup-window 1; then
+    t0=$(date +%s%N)
+    t_check "/readyz fails at first (500)" test "$(api GET /readyz)" = 500
+    t_check "  saying what is not ready" grep -q 'rbac/bootstrap-roles' "$T/body"
+    t_check "/livez is fine" test "$(api GET /livez)" = 200
+    code=$(api GET /api/v1/pods)
+    t_check "core API: 403, RBAC not loaded" bash -c "[[ $code == 403 ]]" &&
+        t_check "  a Forbidden Status" is_status 403 Forbidden
+    code=$(api GET /apis/kubevirt.io/v1/virtualmachineinstances)
+    t_check "others: 503" bash -c "[[ $code == 503 ]]" &&
+        t_check "  a ServiceUnavailable Status" is_status 503 ServiceUnavailable
+    for ((i = 0; i < 60; i++)); do
+        [[ $(api GET /readyz) == 200 ]] && break
+        sleep 0.05
+    done
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    t_check "/readyz ready after the window (${ms} ms after the first answer)" \
+        test "$(api GET /readyz)" = 200
+    t_check "  and the API answers" test "$(api GET /api/v1/pods)" = 200
+    t_check "SIGTERM: exit 0" stop_server "$SRV_PID"
+else
+    t_fail "server with a start-up window did not start"
 fi
 
 # ---- HTTPS ----------------------------------------------------------------------
@@ -397,16 +443,56 @@ if start_server "$T/out3" --listen 127.0.0.1:0 --cert "$T/pki/server.crt" \
     --key "$T/pki/server.key" --control "$T/ctl.sock" --bookmark-interval 0.3; then
     BASE=https://127.0.0.1:$PORT TOKEN=
     t_check "ready line says https" grep -q "^ready url=$BASE " "$T/out3"
-    watch_bg "$T/wH" "/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=1" --cacert "$T/pki/ca.crt"
+    watch_bg "$T/wH" "/api/v1/pods?watch=1&allowWatchBookmarks=true&labelSelector=none&timeoutSeconds=1" --cacert "$T/pki/ca.crt"
+    wait_watchers 1
+    ctl apply <<<"$(pod ns1 h1 n1)" >/dev/null
     code=$(api GET /api/v1/pods --cacert "$T/pki/ca.crt")
     t_check "curl --cacert verifies, 200 PodList" test "$code $(jget "$T/body" 'j["kind"]')" = "200 PodList"
     curl -s -o /dev/null "$BASE/api/v1/pods"
     t_check "without the CA curl refuses (rc 60)" test $? = 60
     wait_watch "$T/wH"
     t_check "watch over TLS with bookmarks" test "$(cat "$T/wH.rc") $(grep -c BOOKMARK "$T/wH" | awk '{print ($1 > 0)}')" = "0 1"
+    t_check "no HTTP/2 unless asked" test "$(curl -s -o /dev/null -w '%{http_version}' --cacert "$T/pki/ca.crt" "$BASE/version")" = 1.1
     t_check "SIGTERM: exit 0" stop_server "$SRV_PID"
 else
     t_fail "HTTPS server did not start"
+fi
+
+# ---- HTTP/2 ---------------------------------------------------------------------
+
+t_begin http2
+if ! "$PY" -c 'import sys; sys.path.append("/usr/lib/python3/dist-packages"); import h2' 2>/dev/null; then
+    echo "no python3-h2: HTTP/2 not checked"
+elif start_server "$T/out5" --listen 127.0.0.1:0 --cert "$T/pki/server.crt" \
+    --key "$T/pki/server.key" --control "$T/ctl.sock" --http2; then
+    BASE=https://127.0.0.1:$PORT TOKEN=
+    CA=(--cacert "$T/pki/ca.crt")
+    t_check "curl negotiates h2 (ALPN)" test "$(api GET /api/v1/pods "${CA[@]}" -w '%{http_code} %{http_version}')" = "200 2"
+    t_check "  the same answer: a PodList with the X-Stand-In header" \
+        bash -c "[[ \$('$PY' -c 'import json; print(json.load(open(\"$T/body\"))[\"kind\"])') == PodList ]] && grep -qi '^x-stand-in: ovn-lm test fixture' '$T/hdr'"
+    t_check "  and HTTP/1.1 for a client that asks" test "$(api GET /api/v1/pods "${CA[@]}" --http1.1 -w '%{http_code} %{http_version}')" = "200 1.1"
+    t_check "ctl requests says HTTP/2" test "$(ctl requests | jget /dev/stdin '[r["protocol"] for r in j][-2:]')" = "['HTTP/2', 'HTTP/1.1']"
+    # Two watches multiplexed on one connection, then the server drops it:
+    # both streams end uncleanly at once, as when a real server goes away.
+    curl -sS -N -Z "${CA[@]}" -o "$T/wJ1" -o "$T/wJ2" \
+        "$BASE/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=30" \
+        "$BASE/apis/kubevirt.io/v1/virtualmachineinstances?watch=1&timeoutSeconds=30" \
+        2>"$T/wJ.err" &
+    WATCHES[$T/wJ]=$!
+    t_check "two watches open" wait_watchers 2
+    t_check "  on HTTP/2" test "$(ctl watchers | jget /dev/stdin 'sorted(w["protocol"] for w in j)')" = "['HTTP/2', 'HTTP/2']"
+    ctl apply <<<"$(pod ns1 h2pod n1)" >/dev/null
+    sleep 0.3
+    t_check "events flow on the stream" grep -q '"ADDED".*"h2pod"' "$T/wJ1"
+    t_check "default bookmark interval (60 s): none yet" bash -c "! grep -q BOOKMARK '$T/wJ1' '$T/wJ2'"
+    t_check "ctl drop-watches" test "$(ctl drop-watches | jget /dev/stdin 'j["droppedWatches"]')" = 2
+    wait_watch "$T/wJ"
+    t_check "both streams: not closed cleanly" \
+        test "$(grep -c 'HTTP/2 stream [0-9]* was not closed cleanly' "$T/wJ.err")" = 2
+    t_check "no watch left" wait_watchers 0
+    t_check "SIGTERM: exit 0" stop_server "$SRV_PID"
+else
+    t_fail "HTTP/2 server did not start"
 fi
 
 t_summary

@@ -508,13 +508,16 @@ def check_daemonset(ds, cm, conflist, nad, help_options, binary):
              f"adds {sorted(add)}")
         C.ok(sc.get("readOnlyRootFilesystem") is True,
              f"{name}: readOnlyRootFilesystem")
-        if "SYS_ADMIN" in add:
-            C.ok(sc.get("allowPrivilegeEscalation") is not False,
-                 f"{name}: allowPrivilegeEscalation not false with "
-                 "SYS_ADMIN (the API refuses it)")
-        else:
-            C.ok(sc.get("allowPrivilegeEscalation") is False,
-                 f"{name}: allowPrivilegeEscalation false")
+        C.ok(sc.get("allowPrivilegeEscalation") is False,
+             f"{name}: allowPrivilegeEscalation false",
+             f"allowPrivilegeEscalation {sc.get('allowPrivilegeEscalation')!r}")
+        # The API refuses allowPrivilegeEscalation false with the literal
+        # "CAP_SYS_ADMIN" (it accepted it with "SYS_ADMIN", tried on
+        # v1.24).
+        raw_add = [str(x) for x in get(sc, "capabilities", "add", default=[])]
+        C.ok("CAP_SYS_ADMIN" not in raw_add,
+             f"{name}: no literal CAP_SYS_ADMIN (refused with "
+             "allowPrivilegeEscalation false)", f"adds {raw_add}")
         res = c.get("resources") or {}
         C.ok(all(get(res, k, r) for k in ("requests", "limits")
                  for r in ("cpu", "memory")),

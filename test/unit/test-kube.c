@@ -1,20 +1,31 @@
 /*
  * test-kube.c: the daemon's Kubernetes client parsers -- YAML, kubeconfig,
  * in-cluster settings and tokens (kube-config), watch events and LIST
- * responses (kube-watch).
+ * responses (kube-watch), the watch stream's line splitting, and one
+ * watch against a scripted HTTP server on 127.0.0.1 (a line that does not
+ * parse restarts the watch; a quiet watch is up once its headers are in).
  */
 #include <config.h>
 #include <cjson/cJSON.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kube-client.h"
 #include "kube-config.h"
 #include "kube-watch.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
 #include "openvswitch/shash.h"
+#include "timeval.h"
 #include "test.h"
 #include "util.h"
 
@@ -1000,6 +1011,323 @@ test_keys(void)
     test_case(NULL);
 }
 
+/* ------------------------------------------------------------------ */
+/* The watch stream's lines.                                           */
+/* ------------------------------------------------------------------ */
+
+static void
+test_lines(void)
+{
+    struct kube_lines l;
+    const char *line;
+    size_t len;
+
+    test_case("lines in one chunk, empty lines kept");
+    kube_lines_init(&l);
+    kube_lines_put(&l, "ab\n\ncd\nef", 9);
+    TEST_CHECK(kube_lines_next(&l, &line, &len));
+    TEST_EQ_INT(len, 2);
+    TEST_CHECK(!memcmp(line, "ab", 2));
+    TEST_CHECK(kube_lines_next(&l, &line, &len));
+    TEST_EQ_INT(len, 0);
+    TEST_CHECK(kube_lines_next(&l, &line, &len));
+    TEST_EQ_INT(len, 2);
+    TEST_CHECK(!memcmp(line, "cd", 2));
+    TEST_CHECK(!kube_lines_next(&l, &line, &len));
+    TEST_EQ_INT(kube_lines_pending(&l), 2);
+    kube_lines_put(&l, "g\n", 2);
+    TEST_CHECK(kube_lines_next(&l, &line, &len));
+    TEST_EQ_INT(len, 3);
+    TEST_CHECK(!memcmp(line, "efg", 3));
+    TEST_EQ_INT(kube_lines_pending(&l), 0);
+
+    /* A 1 MB line in 1-byte... 100-byte chunks: every byte is looked at
+     * once, not once per chunk (which was quadratic up to the limit). */
+    test_case("a long line in small chunks is scanned once");
+    kube_lines_clear(&l);
+    l.n_scanned = 0;
+    size_t total = 0, chunk = 0;
+    char buf[100];
+    memset(buf, 'x', sizeof buf);
+    while (total < 1024 * 1024) {
+        chunk = chunk % sizeof buf + 1;
+        kube_lines_put(&l, buf, chunk);
+        total += chunk;
+        TEST_CHECK(!kube_lines_next(&l, &line, &len));
+    }
+    kube_lines_put(&l, "\nz", 2);
+    total += 2;
+    TEST_CHECK(kube_lines_next(&l, &line, &len));
+    TEST_EQ_INT(len, total - 2);
+    TEST_CHECK(!kube_lines_next(&l, &line, &len));
+    printf("scanned %llu bytes for %zu fed\n", l.n_scanned, total);
+    TEST_EQ_INT(l.n_scanned, total);
+    TEST_EQ_INT(kube_lines_pending(&l), 1);
+    kube_lines_destroy(&l);
+    kube_lines_destroy(NULL);
+    test_case(NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* One watch against a scripted server on 127.0.0.1.                   */
+/* ------------------------------------------------------------------ */
+
+struct fake_server {
+    int fd;
+    int port;
+    pthread_t thread;
+    pthread_mutex_t mutex;
+    char *requests[8];          /* Request lines seen. */
+    int n_requests;
+    bool end_watch;             /* End the quiet watch cleanly, now. */
+};
+
+static void
+send_all(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+        if (k <= 0) {
+            return;
+        }
+        s += k;
+        n -= k;
+    }
+}
+
+static void
+send_chunk(int fd, const char *s, size_t n)
+{
+    char head[32];
+    snprintf(head, sizeof head, "%zx\r\n", n);
+    send_all(fd, head, strlen(head));
+    send_all(fd, s, n);
+    send_all(fd, "\r\n", 2);
+}
+
+/* Reads one request's headers; false at the end of the connection. */
+static bool
+read_request(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    while (n + 1 < size) {
+        ssize_t k = recv(fd, buf + n, 1, 0);
+        if (k <= 0) {
+            return false;
+        }
+        n++;
+        buf[n] = '\0';
+        if (n >= 4 && !strcmp(buf + n - 4, "\r\n\r\n")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+#define WATCH_HEADERS "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" \
+    "Transfer-Encoding: chunked\r\n\r\n"
+
+/* The script: LIST at rv 10; the watch from 10 gets an ADDED at rv 11
+ * in 7-byte chunks, then a line that is not JSON, and stays open; any
+ * later watch gets its headers and nothing else (a quiet watch). */
+static void
+serve_one(struct fake_server *s, int fd, const char *req)
+{
+    if (!strstr(req, "watch=1")) {
+        const char *body = "{\"kind\":\"PodList\",\"metadata\":"
+            "{\"resourceVersion\":\"10\"},\"items\":[{\"metadata\":"
+            "{\"name\":\"a\",\"namespace\":\"n\",\"resourceVersion\":"
+            "\"5\"}}]}";
+        char head[160];
+        snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: "
+                 "application/json\r\nContent-Length: %zu\r\n\r\n",
+                 strlen(body));
+        send_all(fd, head, strlen(head));
+        send_all(fd, body, strlen(body));
+        return;
+    }
+    send_all(fd, WATCH_HEADERS, strlen(WATCH_HEADERS));
+    if (strstr(req, "resourceVersion=10&")) {
+        const char *ev = "{\"type\":\"ADDED\",\"object\":{\"metadata\":"
+            "{\"name\":\"b\",\"namespace\":\"n\",\"resourceVersion\":"
+            "\"11\"}}}\n{\"type\":\"MODIFIED\",\"object\":{\"metada\n";
+        for (size_t i = 0; i < strlen(ev); i += 7) {
+            send_chunk(fd, ev + i, MIN(7, strlen(ev) - i));
+            usleep(1000);
+        }
+    }
+    /* Hold the watch until the client goes, or end it cleanly when told
+     * (as a server that goes away may, long before timeoutSeconds). */
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        char c;
+        if (poll(&pfd, 1, 20) > 0 && recv(fd, &c, 1, 0) <= 0) {
+            return;
+        }
+        pthread_mutex_lock(&s->mutex);
+        bool end = s->end_watch;
+        s->end_watch = false;
+        pthread_mutex_unlock(&s->mutex);
+        if (end) {
+            send_all(fd, "0\r\n\r\n", 5);
+            return;
+        }
+    }
+}
+
+static void *
+fake_server_main(void *s_)
+{
+    struct fake_server *s = s_;
+    int fd;
+
+    while ((fd = accept(s->fd, NULL, NULL)) >= 0) {
+        char req[4096];
+        while (read_request(fd, req, sizeof req)) {
+            pthread_mutex_lock(&s->mutex);
+            if (s->n_requests < (int) ARRAY_SIZE(s->requests)) {
+                s->requests[s->n_requests++] = xmemdup0(
+                    req, strcspn(req, "\r"));
+            }
+            pthread_mutex_unlock(&s->mutex);
+            serve_one(s, fd, req);
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static int
+fake_server_n_requests(struct fake_server *s)
+{
+    pthread_mutex_lock(&s->mutex);
+    int n = s->n_requests;
+    pthread_mutex_unlock(&s->mutex);
+    return n;
+}
+
+struct watch_test {
+    struct kube_client *client;
+    struct kube_watch *watch;
+    struct fake_server *server;
+};
+
+static bool
+watch_status_has(const struct watch_test *t, const char *what)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    kube_watch_format(t->watch, &s);
+    bool has = strstr(ds_cstr(&s), what) != NULL;
+    ds_destroy(&s);
+    return has;
+}
+
+/* Runs the client and the watch until 'n' requests were made and the
+ * watch's status has 'what', or 5 s. */
+static bool
+run_until(struct watch_test *t, int n, const char *what)
+{
+    long long int deadline = time_msec() + 5000;
+    while (fake_server_n_requests(t->server) < n
+           || !watch_status_has(t, what)) {
+        if (time_msec() >= deadline) {
+            return false;
+        }
+        kube_client_run(t->client);
+        kube_watch_run(t->watch);
+        kube_client_wait(t->client);
+        kube_watch_wait(t->watch);
+        poll_timer_wait(20);    /* The server thread's progress. */
+        poll_block();
+    }
+    return true;
+}
+
+static void
+test_watch_restart(void)
+{
+    struct fake_server s = { .mutex = PTHREAD_MUTEX_INITIALIZER };
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    socklen_t slen = sizeof sin;
+
+    test_case("scripted server on 127.0.0.1");
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    s.fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (!TEST_CHECK(s.fd >= 0
+                    && !bind(s.fd, (struct sockaddr *) &sin, sizeof sin)
+                    && !listen(s.fd, 8)
+                    && !getsockname(s.fd, (struct sockaddr *) &sin,
+                                    &slen))) {
+        return;
+    }
+    s.port = ntohs(sin.sin_port);
+    pthread_create(&s.thread, NULL, fake_server_main, &s);
+
+    struct kube_config cfg = { .server = xasprintf("http://127.0.0.1:%d",
+                                                   s.port),
+                               .source = xstrdup("test") };
+    struct watch_test t = { .server = &s };
+    t.client = kube_client_create(&cfg, "test-kube");
+    t.watch = kube_watch_create(t.client, "pods", "/api/v1/pods", NULL);
+
+    test_case("a line that does not parse: watch again from the last "
+              "good resourceVersion");
+    TEST_CHECK(run_until(&t, 3, ": watching,"));
+    pthread_mutex_lock(&s.mutex);
+    TEST_CONTAINS(s.requests[0], "GET /api/v1/pods?limit=500 ");
+    TEST_CONTAINS(s.requests[1], "watch=1&allowWatchBookmarks=true&"
+                  "resourceVersion=10&");
+    TEST_CONTAINS(s.requests[2], "watch=1&allowWatchBookmarks=true&"
+                  "resourceVersion=11&");
+    pthread_mutex_unlock(&s.mutex);
+    TEST_CHECK(kube_watch_get(t.watch, "n", "b") != NULL);
+    TEST_EQ_INT(shash_count(kube_watch_objects(t.watch)), 2);
+    TEST_CHECK(watch_status_has(&t, "last error: watch event is not JSON"));
+
+    struct kube_watch_stats st;
+    kube_watch_get_stats(t.watch, &st);
+    TEST_EQ_INT(st.n_lists, 1);
+    TEST_EQ_INT(st.n_events, 1);
+    TEST_EQ_INT(st.n_errors, 1);
+    TEST_EQ_INT(st.n_relists, 0);
+
+    /* The third watch gets headers and no byte of body, ever. */
+    test_case("a quiet watch is up once its headers are in");
+    TEST_CHECK(run_until(&t, 3, "live for"));
+    TEST_CHECK(!watch_status_has(&t, "connecting"));
+    TEST_CHECK(kube_watch_is_live(t.watch));
+    TEST_CHECK(kube_client_n_answers(t.client) >= 3);
+
+    /* A clean end minutes before timeoutSeconds: the server is going
+     * away (libcurl also reports some HTTP/2 streams of a connection that
+     * closed so): a failure, not a watch to resume at once. */
+    test_case("a watch ended long before its time is a failure");
+    pthread_mutex_lock(&s.mutex);
+    s.end_watch = true;
+    pthread_mutex_unlock(&s.mutex);
+    TEST_CHECK(run_until(&t, 4, "last error: watch ended by the server"));
+    TEST_CHECK(run_until(&t, 5, ": watching,"));
+    kube_watch_get_stats(t.watch, &st);
+    TEST_EQ_INT(st.n_errors, 2);
+    pthread_mutex_lock(&s.mutex);
+    /* The server's trouble: /readyz asked (200 at once: no wake-up), and
+     * the watch again after its backoff. */
+    TEST_CONTAINS(s.requests[3], "GET /readyz ");
+    TEST_CONTAINS(s.requests[4], "watch=1&allowWatchBookmarks=true&"
+                  "resourceVersion=11&");
+    pthread_mutex_unlock(&s.mutex);
+
+    kube_watch_destroy(t.watch);
+    kube_client_destroy(t.client);
+    shutdown(s.fd, SHUT_RDWR);
+    pthread_join(s.thread, NULL);
+    close(s.fd);
+    for (int i = 0; i < s.n_requests; i++) {
+        free(s.requests[i]);
+    }
+    test_case(NULL);
+}
+
 int
 main(void)
 {
@@ -1014,6 +1342,8 @@ main(void)
     test_events();
     test_list();
     test_keys();
+    test_lines();
+    test_watch_restart();
     rmdir(tmp_dir);
     return test_summary();
 }
