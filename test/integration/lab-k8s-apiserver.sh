@@ -56,7 +56,7 @@ events_of() {
 verdicts() {
     local n sum=0 v
     for n in 1 2 3; do
-        v=$(kube_status "$n" | sed -n "s/^migrations completed: \([0-9]*\), rolled back: \([0-9]*\)$/\1 \2/p")
+        v=$(kube_status "$n" | sed -n "s/^migrations completed: \([0-9]*\), rolled back: \([0-9]*\).*/\1 \2/p")
         if [ "$1" = completed ]; then v=${v% *}; else v=${v#* }; fi
         sum=$((sum + ${v:-0}))
     done
