@@ -118,6 +118,10 @@ struct job {
     struct ovsdb_idl_txn *nb_txn;
     struct ovsdb_idl_txn *ovs_txn;
 
+    /* Migrations that 'nb_txn' ends, recorded once it commits. */
+    struct migration_final **finals;
+    size_t n_finals;
+
     bool sweep;                     /* Internal: remove dead pods' ports. */
 
     /* Teardown: the outcome to report once transactions finish. */
@@ -155,10 +159,24 @@ attach_create(void)
     return a;
 }
 
+/* Forgets the migration ends the job's Northbound transaction carried
+ * (it failed, or its outcome is unknown). */
+static void
+job_drop_finals(struct job *job)
+{
+    for (size_t i = 0; i < job->n_finals; i++) {
+        migration_final_destroy(job->finals[i]);
+    }
+    free(job->finals);
+    job->finals = NULL;
+    job->n_finals = 0;
+}
+
 static void
 job_destroy(struct job *job)
 {
     if (job) {
+        job_drop_finals(job);
         cni_request_destroy(&job->req);
         if (job->nb_txn) {
             ovsdb_idl_txn_destroy(job->nb_txn);
@@ -475,7 +493,9 @@ teardown_add_target(struct job *job, const struct attach_ctx *ctx,
               t->ifname, final == MIGRATION_COMPLETED ? "completes"
                                                       : "rolls back");
     if (ctx->migration) {
-        migration_log_final(ctx->migration, ctx, lsp, final);
+        job->finals = xrealloc(job->finals,
+                               (job->n_finals + 1) * sizeof *job->finals);
+        job->finals[job->n_finals++] = migration_final_create(lsp, final);
     }
     if (final == MIGRATION_COMPLETED) {
         migration_txn_complete(lsp);
@@ -523,6 +543,7 @@ job_fail(struct job *job, const struct attach_ctx *ctx, int code,
      * the teardown below looks at the database as it is. */
     txn_clear(&job->nb_txn);
     txn_clear(&job->ovs_txn);
+    job_drop_finals(job);
 
     if (job->req.command == CNI_CMD_ADD && job->host_ifname[0]) {
         struct teardown_target t = {
@@ -544,10 +565,23 @@ job_fail(struct job *job, const struct attach_ctx *ctx, int code,
 }
 
 static void
-run_teardown(struct attach *a, struct job *job)
+run_teardown(struct attach *a, struct job *job, const struct attach_ctx *ctx)
 {
     enum ovsdb_idl_txn_status s_ovs = txn_poll(job->ovs_txn);
     enum ovsdb_idl_txn_status s_nb = txn_poll(job->nb_txn);
+
+    /* The migrations this teardown ends count once Northbound says they
+     * did, and only then. */
+    if (s_nb != TXN_INCOMPLETE && job->n_finals) {
+        for (size_t i = 0; i < job->n_finals; i++) {
+            if (txn_ok(s_nb) && ctx->migration) {
+                migration_final_record(ctx->migration, ctx->metrics,
+                                       job->finals[i]);
+                job->finals[i] = NULL;
+            }
+        }
+        job_drop_finals(job);
+    }
 
     if (s_ovs == TXN_INCOMPLETE || s_nb == TXN_INCOMPLETE) {
         if (time_msec() < job->deadline) {
@@ -1807,7 +1841,7 @@ job_run(struct attach *a, struct job *job, const struct attach_ctx *ctx)
         add_run_wait_installed(a, job, ctx);
         return;
     case JOB_TEARDOWN:
-        run_teardown(a, job);
+        run_teardown(a, job, ctx);
         return;
     case JOB_DONE:
         return;

@@ -56,6 +56,22 @@ struct migration_op {
     struct ovsdb_idl_txn *txn;
     struct unixctl_conn *conn;  /* May be NULL. */
     enum migration_state final; /* NONE, or the end state it commits. */
+    struct migration_final *record; /* Kept once 'txn' commits. */
+    migration_done_func *done;  /* Called once 'txn' commits. */
+    void *done_aux;
+    int done_tag;
+
+    /* A note (migration_note()): retried after "try again". */
+    char *note_key;
+    long long int note_value;
+    unsigned int composed_seqno; /* Northbound seqno the txn was made at. */
+};
+
+/* The end of a migration, as migration_final_record() keeps it. */
+struct migration_final {
+    char *text;                 /* For the log and ovn-lm/migrations. */
+    bool completed;
+    double phases[METRICS_N_PHASES];
 };
 
 /* A target waiting for its workload to start (auto-RARP). */
@@ -323,8 +339,10 @@ op_destroy(struct migration_op *op)
         if (op->conn) {
             unixctl_command_reply_error(op->conn, "daemon exiting");
         }
+        migration_final_destroy(op->record);
         free(op->lport);
         free(op->what);
+        free(op->note_key);
         free(op);
     }
 }
@@ -429,14 +447,15 @@ format_timeline(struct ds *s, const struct nbrec_logical_switch_port *lsp)
     }
 }
 
-/* Logs, once, a migration this daemon finished, and keeps it for
- * ovn-lm/migrations.  'lsp' is the row as it was before the final
- * transaction; the end time is now. */
-void
-migration_log_final(struct migration *m, const struct attach_ctx *ctx,
-                    const struct nbrec_logical_switch_port *lsp,
-                    enum migration_state final)
+/* Composes the record of the end of the migration of 'lsp' in state
+ * 'final' (COMPLETED or ROLLED_BACK).  'lsp' is the row as it is before the
+ * final transaction; the end time is now.  Nothing is logged or counted
+ * until migration_final_record(): the transaction may still fail. */
+struct migration_final *
+migration_final_create(const struct nbrec_logical_switch_port *lsp,
+                       enum migration_state final)
 {
+    struct migration_final *f = xzalloc(sizeof *f);
     struct ds s = DS_EMPTY_INITIALIZER;
     long long int t_add = get_time_key(lsp, MIGRATION_KEY_T_ADD);
     long long int t_dup = get_time_key(lsp, MIGRATION_KEY_T_DUP);
@@ -456,25 +475,70 @@ migration_log_final(struct migration *m, const struct attach_ctx *ctx,
     ds_put_format(&s, ", %s +%lld ms",
                   final == MIGRATION_COMPLETED ? "completed" : "rolled back",
                   now - t_add);
-    VLOG_INFO("migration %s", ds_cstr(&s));
 
-    double phases[METRICS_N_PHASES] = { -1, -1, -1 };
+    f->completed = final == MIGRATION_COMPLETED;
+    for (size_t i = 0; i < METRICS_N_PHASES; i++) {
+        f->phases[i] = -1;
+    }
     if (t_dup) {
-        phases[METRICS_PHASE_PREPARE] = (t_dup - t_add) / 1000.0;
+        f->phases[METRICS_PHASE_PREPARE] = (t_dup - t_add) / 1000.0;
     }
     if (t_act) {
-        phases[METRICS_PHASE_ACTIVATION] = (t_act - (t_dup ? t_dup : t_add))
-                                           / 1000.0;
-        if (final == MIGRATION_COMPLETED) {
-            phases[METRICS_PHASE_COMPLETION] = (now - t_act) / 1000.0;
+        f->phases[METRICS_PHASE_ACTIVATION]
+            = (t_act - (t_dup ? t_dup : t_add)) / 1000.0;
+        if (f->completed) {
+            f->phases[METRICS_PHASE_COMPLETION] = (now - t_act) / 1000.0;
         }
     }
-    metrics_observe_migration(ctx->metrics, final == MIGRATION_COMPLETED,
-                              phases);
+    f->text = ds_steal_cstr(&s);
+    return f;
+}
 
+void
+migration_final_destroy(struct migration_final *f)
+{
+    if (f) {
+        free(f->text);
+        free(f);
+    }
+}
+
+/* The final transaction of 'f' committed: logs it, counts it in 'metrics'
+ * (may be NULL) and keeps it for ovn-lm/migrations.  Takes 'f'. */
+void
+migration_final_record(struct migration *m, struct metrics *metrics,
+                       struct migration_final *f)
+{
+    if (!f) {
+        return;
+    }
+    VLOG_INFO("migration %s", f->text);
+    metrics_observe_migration(metrics, f->completed, f->phases);
     size_t i = m->n_history++ % MIGRATION_HISTORY;
     free(m->history[i]);
-    m->history[i] = ds_steal_cstr(&s);
+    m->history[i] = f->text;
+    f->text = NULL;
+    migration_final_destroy(f);
+}
+
+/* Composes the transaction of note 'op' from the current contents of
+ * Northbound.  Returns false if there is nothing to write any more (the
+ * port is gone). */
+static bool
+note_compose(struct migration_op *op, const struct attach_ctx *ctx)
+{
+    const struct nbrec_logical_switch_port *lsp = nb_port_find(ctx->nb_ix,
+                                                               op->lport);
+    if (!lsp) {
+        return false;
+    }
+    op->composed_seqno = ovsdb_idl_get_seqno(ctx->nb_idl);
+    op->txn = ovsdb_idl_txn_create(ctx->nb_idl);
+    ovsdb_idl_txn_add_comment(op->txn, "ovn-controller-ext: %s %s",
+                              op->what, op->lport);
+    set_time_key(lsp, op->note_key, op->note_value);
+    ovsdb_idl_txn_commit(op->txn);
+    return true;
 }
 
 /* Records 'value' under 'key' on port 'lport' without waiting for it. */
@@ -484,20 +548,18 @@ migration_note(struct migration *m, const char *lport, const char *key,
 {
     const struct attach_ctx *ctx = m->get_ctx ? m->get_ctx(m->get_ctx_aux)
                                               : NULL;
-    if (!ctx) {
-        return;
-    }
-    const struct nbrec_logical_switch_port *lsp = nb_port_find(ctx->nb_ix,
-                                                               lport);
-    if (!lsp) {
+    if (!ctx || !ctx->nb_idl) {
         return;
     }
     struct migration_op *op = xzalloc(sizeof *op);
     op->lport = xstrdup(lport);
     op->what = xasprintf("note %s", key);
-    op->txn = ovsdb_idl_txn_create(ctx->nb_idl);
-    set_time_key(lsp, key, value);
-    ovsdb_idl_txn_commit(op->txn);
+    op->note_key = xstrdup(key);
+    op->note_value = value;
+    if (!note_compose(op, ctx)) {
+        op_destroy(op);
+        return;
+    }
     ovs_list_push_back(&m->ops, &op->node);
 }
 
@@ -522,7 +584,7 @@ migration_busy(const struct migration *m, const char *lport)
 
 /* Starts a transition of 'lsp' and queues it; answers 'conn' (if any)
  * when it commits. */
-static void
+static struct migration_op *
 start_transition(struct migration *m, const struct attach_ctx *ctx,
                  const struct nbrec_logical_switch_port *lsp,
                  enum migration_state to, const char *why,
@@ -545,13 +607,13 @@ start_transition(struct migration *m, const struct attach_ctx *ctx,
     case MIGRATION_COMPLETED:
         op->what = xstrdup("complete");
         op->final = MIGRATION_COMPLETED;
-        migration_log_final(m, ctx, lsp, MIGRATION_COMPLETED);
+        op->record = migration_final_create(lsp, MIGRATION_COMPLETED);
         migration_txn_complete(lsp);
         break;
     case MIGRATION_ROLLED_BACK:
         op->what = xasprintf("rollback (%s)", why);
         op->final = MIGRATION_ROLLED_BACK;
-        migration_log_final(m, ctx, lsp, MIGRATION_ROLLED_BACK);
+        op->record = migration_final_create(lsp, MIGRATION_ROLLED_BACK);
         migration_txn_rollback(lsp, why);
         break;
     case MIGRATION_NONE:
@@ -561,11 +623,14 @@ start_transition(struct migration *m, const struct attach_ctx *ctx,
     }
     ovsdb_idl_txn_commit(op->txn);
     ovs_list_push_back(&m->ops, &op->node);
+    return op;
 }
 
-/* Polls the transactions in flight; returns true if one finished. */
+/* Polls the transactions in flight; returns true if one finished.  What a
+ * transition records (log, metrics, history) and its 'done' callback happen
+ * here, once its transaction committed, and only then. */
 static bool
-run_ops(struct migration *m)
+run_ops(struct migration *m, const struct attach_ctx *ctx)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
     struct migration_op *op;
@@ -581,6 +646,13 @@ run_ops(struct migration *m)
             VLOG_WARN_RL(&rl, "%s: migration %s failed: %s", op->lport,
                          op->what, ovsdb_idl_txn_status_to_string(status));
         }
+        if (ok) {
+            migration_final_record(m, ctx->metrics, op->record);
+            op->record = NULL;
+            if (op->done) {
+                op->done(op->done_aux, op->lport, op->done_tag);
+            }
+        }
         if (op->conn) {
             if (ok) {
                 unixctl_command_reply(op->conn, NULL);
@@ -594,7 +666,7 @@ run_ops(struct migration *m)
         }
         ovs_list_remove(&op->node);
         op_destroy(op);
-        /* A transaction that must be tried again is, but only once the
+        /* A transition that must be tried again is, but only once the
          * database has changed (a reconnection to a new Raft leader
          * changes it): retrying at once would spin while the IDL is
          * between servers. */
@@ -734,7 +806,7 @@ can_scan(const struct attach_ctx *ctx)
 void
 migration_run(struct migration *m, const struct attach_ctx *ctx)
 {
-    bool op_finished = run_ops(m);
+    bool op_finished = run_ops(m, ctx);
 
     if (!can_scan(ctx)) {
         return;
@@ -934,12 +1006,14 @@ migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
 
 /* Completes or rolls back the migration of 'lport' ('to'), as the
  * control commands and Kubernetes ask.  Returns 0 if the transition is on
- * its way (then 'conn', if nonnull, is answered when it commits), else an
+ * its way (then 'conn', if nonnull, is answered and 'done', if nonnull,
+ * is called with 'aux' and 'tag' when it commits), else an
  * errno value and a message in '*errorp'. */
 int
 migration_request(struct migration *m, const struct attach_ctx *ctx,
                   const char *lport, enum migration_state to,
                   const char *why, struct unixctl_conn *conn,
+                  migration_done_func *done, void *aux, int tag,
                   char **errorp)
 {
     ovs_assert(to == MIGRATION_COMPLETED || to == MIGRATION_ROLLED_BACK);
@@ -956,7 +1030,10 @@ migration_request(struct migration *m, const struct attach_ctx *ctx,
         *errorp = xstrdup("a transition is already in flight; try again");
         return EAGAIN;
     }
-    start_transition(m, ctx, lsp, to, why, conn);
+    struct migration_op *op = start_transition(m, ctx, lsp, to, why, conn);
+    op->done = done;
+    op->done_aux = aux;
+    op->done_tag = tag;
     return 0;
 }
 
@@ -968,7 +1045,7 @@ migration_unixctl_transition(struct migration *m, struct unixctl_conn *conn,
     char *error;
 
     if (ctx && migration_request(m, ctx, lport, to, "requested", conn,
-                                 &error)) {
+                                 NULL, NULL, 0, &error)) {
         unixctl_command_reply_error(conn, error);
         free(error);
     }

@@ -179,6 +179,71 @@ cni_run DEL cid-f2-dst "/run/netns/$(lab_ns_pod f2-dst)" eth0 "" "$(cni_conf 2)"
 t_check "source DEL completes" [ "$(mig_state vm2)" = completed ]
 t_check "vm2 reachable on chassis 1" pod_ping client "${VM2_IP:-x}"
 
+# --- A transition whose transaction must be tried again -----------------------
+# Northbound stops while the completion is in flight and dies before reading
+# it: the daemon sees "try again" and nothing committed.  The retried
+# completion is then the one and only completion: counted once in the
+# metrics, once in ovn-lm/migrations.
+t_begin try-again
+nb_pidfile=$(lab_var LAB_CENTRAL_DIR)/ovsdb-nb.pid
+completed_sum() {
+    local n sum=0
+    for n in 1 2 3; do
+        sum=$((sum + $(metric "$n" 'ovn_lm_migrations_total{outcome="completed"}')))
+    done
+    echo "$sum"
+}
+history_lines() {   # history_lines VM: "finished here" lines of chassis 1..3
+    local n
+    for n in 1 2 3; do
+        ovs-appctl -t "$(lab_var "LAB_H${n}_DAEMON_CTL")" ovn-lm/migrations
+    done | grep -c "^  default_$1 .* completed: "
+}
+vm_add 1 vm4 r-src >/dev/null && VM4_IP=$POD_IP || t_fail "ADD vm4 source"
+vm_add 2 vm4 r-dst >/dev/null || t_fail "ADD vm4 target"
+send_rarp 2 vm4
+wait_state vm4 activated || t_fail "vm4 not activated"
+before=$(completed_sum)
+nb_pid=$(cat "$nb_pidfile")
+mapfile -d '' nb_argv <"/proc/$nb_pid/cmdline"
+mapfile -d '' nb_envv <"/proc/$nb_pid/environ"
+kill -STOP "$nb_pid"
+timeout 20 ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/migration-complete \
+    default_vm4 >"$LAB_DIR/try-again.out" 2>&1 &
+appctl=$!
+sleep 0.5
+kill -KILL "$nb_pid"
+for ((i = 0; i < 100; i++)); do
+    lab_pid_alive "$nb_pid" || break
+    sleep 0.05
+done
+ip netns exec "$(lab_var LAB_CENTRAL_NETNS)" env -i "${nb_envv[@]}" \
+    "${nb_argv[@]}" >/dev/null 2>&1
+wait "$appctl"
+rc=$?
+t_check "the completion in flight when Northbound died fails (rc $rc: $(cat "$LAB_DIR/try-again.out"))" \
+    [ "$rc" != 0 ]
+t_check "... and was not committed" [ "$(mig_state vm4)" = activated ]
+nb_up() {
+    ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/connection-status |
+        grep -q 'OVN_Northbound: connected'
+}
+lab_wait 20 "Northbound reconnection" nb_up || t_fail "chassis 2 not reconnected"
+got=$(completed_sum)
+t_check "a failed completion is not counted (completed $before -> $got)" \
+    [ "$got" = "$before" ]
+t_check "... nor recorded as finished ($(history_lines vm4) lines)" \
+    [ "$(history_lines vm4)" = 0 ]
+ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/migration-complete default_vm4 \
+    >/dev/null
+t_check "the retried completion commits" [ "$(mig_state vm4)" = completed ]
+got=$(completed_sum)
+t_check "completion counted exactly once (completed $before -> $got)" \
+    [ "$got" = $((before + 1)) ]
+t_check "... and recorded once in ovn-lm/migrations ($(history_lines vm4) lines)" \
+    [ "$(history_lines vm4)" = 1 ]
+t_check "vm4 reachable on chassis 2" pod_ping client "${VM4_IP:-x}"
+
 # --- Metrics ---------------------------------------------------------------------
 t_begin metrics
 done=0
@@ -194,7 +259,7 @@ t_check "activation phase observed" \
 
 # --- Nothing left -------------------------------------------------------------
 t_begin leaks
-for p in client "$prev" a2-dst f3-dst; do
+for p in client "$prev" a2-dst f3-dst r-src r-dst; do
     n=$(lab_pod_chassis "$p")
     cni_run DEL "cid-$p" "/run/netns/$(lab_ns_pod "$p")" eth0 "" "$(cni_conf "$n")"
 done
