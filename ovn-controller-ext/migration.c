@@ -541,7 +541,9 @@ note_compose(struct migration_op *op, const struct attach_ctx *ctx)
     return true;
 }
 
-/* Records 'value' under 'key' on port 'lport' without waiting for it. */
+/* Records 'value' under 'key' on port 'lport'.  Nothing waits for it, but
+ * it is tracked as an operation: a transaction that must be tried again is,
+ * once Northbound has changed (run_ops()). */
 void
 migration_note(struct migration *m, const char *lport, const char *key,
                long long int value)
@@ -637,14 +639,36 @@ run_ops(struct migration *m, const struct attach_ctx *ctx)
     bool finished = false;
 
     LIST_FOR_EACH_SAFE (op, node, &m->ops) {
+        if (!op->txn) {
+            /* A note waiting for Northbound to change before its retry. */
+            if (!ctx->nb_idl || !ovsdb_idl_is_connected(ctx->nb_idl)
+                || ovsdb_idl_get_seqno(ctx->nb_idl) == op->composed_seqno) {
+                continue;
+            }
+            if (!note_compose(op, ctx)) {
+                ovs_list_remove(&op->node);
+                op_destroy(op);
+                finished = true;
+                continue;
+            }
+        }
         enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit(op->txn);
         if (status == TXN_INCOMPLETE) {
             continue;
         }
         bool ok = status == TXN_SUCCESS || status == TXN_UNCHANGED;
         if (!ok) {
-            VLOG_WARN_RL(&rl, "%s: migration %s failed: %s", op->lport,
-                         op->what, ovsdb_idl_txn_status_to_string(status));
+            VLOG_WARN_RL(&rl, "%s: migration %s failed: %s%s", op->lport,
+                         op->what, ovsdb_idl_txn_status_to_string(status),
+                         op->note_key && status == TXN_TRY_AGAIN
+                         ? " (will retry)" : "");
+        }
+        if (!ok && op->note_key && status == TXN_TRY_AGAIN) {
+            /* Again once the database has changed from what the note was
+             * composed from (the change may already be there). */
+            ovsdb_idl_txn_destroy(op->txn);
+            op->txn = NULL;
+            continue;
         }
         if (ok) {
             migration_final_record(m, ctx->metrics, op->record);
@@ -898,7 +922,9 @@ migration_wait(struct migration *m, const struct attach_ctx *ctx)
     struct migration_op *op;
 
     LIST_FOR_EACH (op, node, &m->ops) {
-        ovsdb_idl_txn_wait(op->txn);
+        if (op->txn) {
+            ovsdb_idl_txn_wait(op->txn);
+        }
     }
     if (!can_scan(ctx)) {
         return;

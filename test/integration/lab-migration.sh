@@ -186,6 +186,22 @@ t_check "vm2 reachable on chassis 1" pod_ping client "${VM2_IP:-x}"
 # metrics, once in ovn-lm/migrations.
 t_begin try-again
 nb_pidfile=$(lab_var LAB_CENTRAL_DIR)/ovsdb-nb.pid
+nb_freeze() {       # Northbound stops reading: transactions stay in flight
+    nb_pid=$(cat "$nb_pidfile")
+    mapfile -d '' nb_argv <"/proc/$nb_pid/cmdline"
+    mapfile -d '' nb_envv <"/proc/$nb_pid/environ"
+    kill -STOP "$nb_pid"
+}
+nb_kill_restart() { # ... and dies without reading them, then comes back
+    local i
+    kill -KILL "$nb_pid"
+    for ((i = 0; i < 100; i++)); do
+        lab_pid_alive "$nb_pid" || break
+        sleep 0.05
+    done
+    ip netns exec "$(lab_var LAB_CENTRAL_NETNS)" env -i "${nb_envv[@]}" \
+        "${nb_argv[@]}" >/dev/null 2>&1
+}
 completed_sum() {
     local n sum=0
     for n in 1 2 3; do
@@ -204,21 +220,12 @@ vm_add 2 vm4 r-dst >/dev/null || t_fail "ADD vm4 target"
 send_rarp 2 vm4
 wait_state vm4 activated || t_fail "vm4 not activated"
 before=$(completed_sum)
-nb_pid=$(cat "$nb_pidfile")
-mapfile -d '' nb_argv <"/proc/$nb_pid/cmdline"
-mapfile -d '' nb_envv <"/proc/$nb_pid/environ"
-kill -STOP "$nb_pid"
+nb_freeze
 timeout 20 ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/migration-complete \
     default_vm4 >"$LAB_DIR/try-again.out" 2>&1 &
 appctl=$!
 sleep 0.5
-kill -KILL "$nb_pid"
-for ((i = 0; i < 100; i++)); do
-    lab_pid_alive "$nb_pid" || break
-    sleep 0.05
-done
-ip netns exec "$(lab_var LAB_CENTRAL_NETNS)" env -i "${nb_envv[@]}" \
-    "${nb_argv[@]}" >/dev/null 2>&1
+nb_kill_restart
 wait "$appctl"
 rc=$?
 t_check "the completion in flight when Northbound died fails (rc $rc: $(cat "$LAB_DIR/try-again.out"))" \
@@ -244,6 +251,30 @@ t_check "... and recorded once in ovn-lm/migrations ($(history_lines vm4) lines)
     [ "$(history_lines vm4)" = 1 ]
 t_check "vm4 reachable on chassis 2" pod_ping client "${VM4_IP:-x}"
 
+# The target's note of when duplication began is written while Northbound
+# is frozen, and Northbound dies before reading it: the daemon must write
+# it again once Northbound is back (a lost note loses the prepare time and
+# the MigrationPrepared Event).  ovn-controller on the target is held until
+# Northbound is frozen, so that the ADD's own transaction commits first.
+ctl_pid=$(cat "$LAB_DIR/h2/ovn-controller.pid")
+vm_add 1 vm5 n-src >/dev/null || t_fail "ADD vm5 source"
+kill -STOP "$ctl_pid"
+vm_add 2 vm5 n-dst >"$LAB_DIR/note-add.out" 2>&1 &
+adder=$!
+wait_state vm5 prepared || t_fail "vm5 not prepared"
+sleep 0.3
+nb_freeze
+kill -CONT "$ctl_pid"
+wait "$adder"
+t_check "the target ADD succeeds while Northbound is frozen" [ $? = 0 ]
+sleep 0.3
+nb_kill_restart
+t_dup() { [ -n "$(lsp_ext vm5 ovn-lm/migration-t-duplicating)" ]; }
+t_check "the duplication time lost with Northbound is written again" \
+    lab_wait 15 "ovn-lm/migration-t-duplicating" t_dup
+t_check "... and shows in ovn-lm/migrations" bash -c \
+    "ovs-appctl -t $LAB_H2_DAEMON_CTL ovn-lm/migrations | grep -q 'default_vm5 .*duplicating=+'"
+
 # --- Metrics ---------------------------------------------------------------------
 t_begin metrics
 done=0
@@ -259,7 +290,7 @@ t_check "activation phase observed" \
 
 # --- Nothing left -------------------------------------------------------------
 t_begin leaks
-for p in client "$prev" a2-dst f3-dst r-src r-dst; do
+for p in client "$prev" a2-dst f3-dst r-src r-dst n-dst n-src; do
     n=$(lab_pod_chassis "$p")
     cni_run DEL "cid-$p" "/run/netns/$(lab_ns_pod "$p")" eth0 "" "$(cni_conf "$n")"
 done
