@@ -5,6 +5,7 @@
 #include "attach.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -717,12 +718,17 @@ add_use_lsp_address(struct job *job, const struct nbrec_logical_switch *ls,
     if (!nb_port_get_address(lsp, &job->addr)) {
         return false;
     }
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
     const char *s = smap_get(&lsp->external_ids, NB_PORT_KEY_PREFIX_LEN);
-    job->plen = (s ? atoi(s)
-                 : nb_port_switch_subnet(ls, &net, &plen) ? plen : 32);
-    if (job->plen > 32) {
-        job->plen = 32;
+    unsigned int stored;
+    if (s && (!str_to_uint(s, 10, &stored) || stored > 32
+              || !isdigit((unsigned char) s[0]))) {
+        VLOG_WARN_RL(&rl, "%s: ignoring bad %s \"%s\" (not a prefix length "
+                     "from 0 to 32)", lsp->name, NB_PORT_KEY_PREFIX_LEN, s);
+        s = NULL;
     }
+    job->plen = (s ? stored
+                 : nb_port_switch_subnet(ls, &net, &plen) ? plen : 32);
     return true;
 }
 

@@ -625,8 +625,7 @@ post_event(struct kube_sync *ks, const char *pod_key, const char *reason,
 static long long int
 time_key(const struct nbrec_logical_switch_port *lsp, const char *key)
 {
-    const char *s = smap_get(&lsp->external_ids, key);
-    return s ? strtoll(s, NULL, 10) : 0;
+    return migration_get_time_key(lsp, key);
 }
 
 /* Posts the Events for the steps of 'lsp''s migration that were not

@@ -4,9 +4,11 @@
 #include <config.h>
 #include "migration.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -231,10 +233,14 @@ migration_txn_prepare(const struct nbrec_logical_switch_port *lsp,
     del_ext_key(lsp, MIGRATION_KEY_T_END);
     del_ext_key(lsp, MIGRATION_KEY_T_READY);
     del_ext_key(lsp, MIGRATION_KEY_ROLLBACK_REASON);
-    unsigned long long count = strtoull(
-        smap_get_def(ids, MIGRATION_KEY_COUNT, "0"), NULL, 10);
+    const char *count_s = smap_get_def(ids, MIGRATION_KEY_COUNT, "0");
+    long long int count;
+    if (!isdigit((unsigned char) count_s[0])
+        || !str_to_llong(count_s, 10, &count) || count == LLONG_MAX) {
+        count = 0;              /* Garbage: count afresh. */
+    }
     char buf[32];
-    snprintf(buf, sizeof buf, "%llu", count + 1);
+    snprintf(buf, sizeof buf, "%lld", count + 1);
     nbrec_logical_switch_port_update_external_ids_setkey(
         lsp, MIGRATION_KEY_COUNT, buf);
 }
@@ -402,11 +408,32 @@ migration_destroy(struct migration *m)
     free(m);
 }
 
+/* The time (ms since the epoch) that key 'key' of 'lsp''s external_ids
+ * holds, or 0 if it is absent or not a plain non-negative decimal number
+ * (anyone may write external_ids: garbage is not a time). */
+long long int
+migration_get_time_key(const struct nbrec_logical_switch_port *lsp,
+                       const char *key)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
+    const char *s = smap_get(&lsp->external_ids, key);
+    long long int ms;
+
+    if (!s) {
+        return 0;
+    }
+    if (!isdigit((unsigned char) s[0]) || !str_to_llong(s, 10, &ms)) {
+        VLOG_WARN_RL(&rl, "%s: ignoring %s=\"%s\": not a time in ms",
+                     lsp->name, key, s);
+        return 0;
+    }
+    return ms;
+}
+
 static long long int
 get_time_key(const struct nbrec_logical_switch_port *lsp, const char *key)
 {
-    const char *s = smap_get(&lsp->external_ids, key);
-    return s ? strtoll(s, NULL, 10) : 0;
+    return migration_get_time_key(lsp, key);
 }
 
 static void

@@ -84,6 +84,8 @@ bool migration_is_target(const struct nbrec_logical_switch_port *,
                          const char *container_id, const char *ifname);
 const char *migration_stale_activation(const struct sbrec_port_binding *);
 long long int migration_wall_ms(void);
+long long int migration_get_time_key(const struct nbrec_logical_switch_port *,
+                                     const char *key);
 
 /* Transaction builders: each modifies 'lsp' in the IDL transaction that
  * is open on its database. */

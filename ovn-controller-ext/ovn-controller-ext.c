@@ -826,9 +826,11 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         case OPT_MIGRATION_TIMEOUT: {
             char *end;
             double secs = strtod(optarg, &end);
-            if (*end || secs < 0) {
+            /* Also refuses nan, inf and what would not fit in the ms
+             * count (undefined on conversion). */
+            if (*end || end == optarg || !(secs >= 0 && secs <= 86400)) {
                 ovs_fatal(0, "--migration-timeout: \"%s\" is not a number "
-                          "of seconds", optarg);
+                          "of seconds from 0 to 86400", optarg);
             }
             o->migration_timeout_ms = secs * 1000;
             break;

@@ -216,7 +216,14 @@ history_lines() {   # history_lines VM: "finished here" lines of chassis 1..3
     done | grep -c "^  default_$1 .* completed: "
 }
 vm_add 1 vm4 r-src >/dev/null && VM4_IP=$POD_IP || t_fail "ADD vm4 source"
+src_addr=$(json_get "${CNI_OUT:-{\}}" 'j["ips"][0]["address"]')
+# A stored prefix length that is not one is ignored (it was read with
+# atoi(): "abc" gave the target a /0).
+lab_nbctl set Logical_Switch_Port default_vm4 'external_ids:"ovn-lm/prefix-len"=abc'
 vm_add 2 vm4 r-dst >/dev/null || t_fail "ADD vm4 target"
+dst_addr=$(json_get "${CNI_OUT:-{\}}" 'j["ips"][0]["address"]')
+t_check "a garbage stored prefix length is ignored (target $dst_addr, source $src_addr)" \
+    [ "$dst_addr" = "$src_addr" ]
 send_rarp 2 vm4
 wait_state vm4 activated || t_fail "vm4 not activated"
 before=$(completed_sum)
@@ -250,6 +257,16 @@ t_check "completion counted exactly once (completed $before -> $got)" \
 t_check "... and recorded once in ovn-lm/migrations ($(history_lines vm4) lines)" \
     [ "$(history_lines vm4)" = 1 ]
 t_check "vm4 reachable on chassis 2" pod_ping client "${VM4_IP:-x}"
+# Timeline keys that are not times are ignored, not read as a prefix.
+lab_nbctl set Logical_Switch_Port default_vm4 \
+    'external_ids:"ovn-lm/migration-t-activated"="12junk"' \
+    'external_ids:"ovn-lm/migration-t-duplicating"="-5"'
+timeline=$(ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/migrations | grep '^default_vm4 ')
+t_check "garbage timeline keys are not shown as times ($timeline)" \
+    bash -c "! grep -q -e 'activated=' -e 'duplicating=' <<<'$timeline'"
+events=$(ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/migration-events default_vm4)
+t_check "... nor as events ($events)" \
+    bash -c "! grep -q -e 'activated (RARP)' -e 'duplication on' <<<'$events'"
 
 # The target's note of when duplication began is written while Northbound
 # is frozen, and Northbound dies before reading it: the daemon must write
