@@ -32,6 +32,7 @@
 #include "smap.h"
 #include "sset.h"
 #include "timeval.h"
+#include "unixctl.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(attach);
@@ -124,6 +125,8 @@ struct job {
     size_t n_finals;
 
     bool sweep;                     /* Internal: remove dead pods' ports. */
+    struct unixctl_conn *ctl_conn;  /* Sweep: ovn-lm/sweep to answer. */
+    int n_removed;                  /* Sweep: attachments it removes. */
 
     /* Teardown: the outcome to report once transactions finish. */
     int err_code;                   /* 0: success. */
@@ -222,6 +225,13 @@ attach_abort(struct attach *a, const char *why)
 
     LIST_FOR_EACH_POP (job, node, &a->jobs) {
         a->n_jobs--;
+        if (job->ctl_conn) {
+            char *msg = xasprintf("sweep not finished: ovn-controller-ext is "
+                                  "exiting: %s", why);
+            unixctl_command_reply_error(job->ctl_conn, msg);
+            free(msg);
+            job->ctl_conn = NULL;
+        }
         if (job->conn) {
             const char *cmd = cni_command_to_string(job->req.command);
             char *msg = xasprintf("ovn-controller-ext is exiting: %s (the "
@@ -273,6 +283,17 @@ job_finish(struct attach *a, struct job *job, char *response)
                                 cni_command_to_string(job->req.command),
                                 cni_response_is_ok(response),
                                 (time_usec() - job->started_us) / 1e6);
+    }
+    if (job->ctl_conn) {
+        if (job->err_code) {
+            unixctl_command_reply_error(job->ctl_conn, job->err_msg);
+        } else {
+            char *msg = xasprintf("%d attachment(s) removed\n",
+                                  job->n_removed);
+            unixctl_command_reply(job->ctl_conn, msg);
+            free(msg);
+        }
+        job->ctl_conn = NULL;
     }
     if (job->conn) {
         cni_server_reply(job->conn, response);
@@ -1491,9 +1512,10 @@ sweep_remove_record(const struct ovsrec_interface *iface, const char *cid,
 
 /* Queues an internal job that removes the attachments of pods that are
  * gone without a DEL (a runtime that gave up while the daemon was down, or
- * never retries). */
+ * never retries).  'conn', if nonnull, is answered once the job is done:
+ * its removals committed (or failed). */
 void
-attach_sweep(struct attach *a)
+attach_sweep(struct attach *a, struct unixctl_conn *conn)
 {
     struct job *job = xzalloc(sizeof *job);
 
@@ -1504,6 +1526,7 @@ attach_sweep(struct attach *a)
     job->req.ifname = xstrdup("");
     job->req.conf.network = xstrdup("");
     job->sweep = true;
+    job->ctl_conn = conn;
     job->state = JOB_START;
     job->started = time_msec();
     job->started_us = time_usec();
@@ -1578,6 +1601,7 @@ gc_start(struct job *job, const struct attach_ctx *ctx)
             sweep_remove_record(iface, cid, ifname);
         }
         n++;
+        job->n_removed++;
     }
 
     /* Logical ports this chassis holds whose OVS side is already gone. */
@@ -1865,7 +1889,7 @@ attach_run(struct attach *a, const struct attach_ctx *ctx)
         && idl_ready(ctx->ovs_idl)
         && idl_ready(ctx->nb_idl)) {
         a->next_sweep = time_msec() + ATTACH_SWEEP_INTERVAL_MS;
-        attach_sweep(a);
+        attach_sweep(a, NULL);
     }
 
     LIST_FOR_EACH_SAFE (job, node, &a->jobs) {

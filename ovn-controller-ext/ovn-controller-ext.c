@@ -675,8 +675,7 @@ ext_unixctl_sweep(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   const char *argv[] OVS_UNUSED, void *d_)
 {
     struct ext_daemon *d = d_;
-    attach_sweep(d->attach);
-    unixctl_command_reply(conn, NULL);
+    attach_sweep(d->attach, conn);  /* Answers once the sweep is done. */
 }
 
 static void

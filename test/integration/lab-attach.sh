@@ -134,9 +134,18 @@ gone() {
         [ ! -e "$LAB_DIR/cni-state/ovnlm/cid-s1:eth0" ]
 }
 t_check "the restarted daemon sweeps its port, OVS port and record" lab_wait 5 "sweep" gone
+# ovn-lm/sweep answers once its job is done: its effect is there when it
+# returns, with no wait.
 cni_add_pod 2 s2 >/dev/null || t_fail "ADD s2"
-ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/sweep >/dev/null
-sleep 0.3
+cni_add_pod 2 s3 >/dev/null && S3_HOST=$(json_get "$CNI_OUT" 'j["interfaces"][0]["name"]') || t_fail "ADD s3"
+lab_pod_netns_del s3
+swept=$(ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/sweep)
+t_check "ovn-lm/sweep reports what it removed ($swept)" [ "$swept" = "1 attachment(s) removed" ]
+t_check "... the logical port of the vanished pod is gone when it returns" \
+    [ -z "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=default_s3)" ]
+s3_ovs_gone() { ! lab_vsctl 2 list-ports br-int | grep -qx "${S3_HOST:-x}"; }
+t_check "... and its OVS port" s3_ovs_gone
+t_check "... and its record" [ ! -e "$LAB_DIR/cni-state/ovnlm/cid-s3:eth0" ]
 t_check "a sweep leaves live pods alone" [ -n "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=default_s2)" ]
 cni_run DEL cid-s2 "/run/netns/$(lab_ns_pod s2)" eth0 "" "$(cni_conf 2)"
 
