@@ -56,13 +56,26 @@ t_check "... record included" [ -e "$LAB_DIR/cni-state/ovnlm/cid-a:eth0" ]
 
 # --- Metrics -----------------------------------------------------------------
 t_begin metrics
-t_check "ADDs counted by command and result" \
-    [ "$(metric 1 'ovn_lm_cni_requests_total{command="ADD",result="success"}')" = 1 ]
-t_check "the ADD latency histogram adds up" \
-    [ "$(metric 1 'ovn_lm_cni_request_duration_seconds_count{command="ADD",result="success"}')" = \
-      "$(metric 1 'ovn_lm_cni_request_duration_seconds_bucket{command="ADD",result="success",le="+Inf"}')" ]
-t_check "errors counted (the two failed CHECKs)" \
-    [ "$(metric 1 'ovn_lm_cni_requests_total{command="CHECK",result="error"}')" = 2 ]
+# The exposition as a whole: HELP/TYPE for every family, cumulative
+# buckets ending in +Inf == _count, _sum, no duplicate series.
+for n in 1 2 3; do
+    problems=$(metrics "$n" | python3 "$TEST_HERE/check-metrics.py" 2>&1)
+    t_check "chassis $n's metrics are well-formed${problems:+: $problems}" [ -z "$problems" ]
+done
+# Exact counts after the sequence above on chassis 1: ADD a, the refused
+# re-ADD; CHECKs: healthy, MTU changed, not installed, untouched.
+for want in 'requests_total{command="ADD",result="success"} 1' \
+            'requests_total{command="ADD",result="error"} 1' \
+            'requests_total{command="CHECK",result="success"} 2' \
+            'requests_total{command="CHECK",result="error"} 2' \
+            'requests_total{command="DEL",result="success"} 0' \
+            'request_duration_seconds_count{command="ADD",result="success"} 1' \
+            'request_duration_seconds_count{command="ADD",result="error"} 1' \
+            'request_duration_seconds_count{command="CHECK",result="success"} 2' \
+            'request_duration_seconds_count{command="CHECK",result="error"} 2'; do
+    got=$(metric 1 "ovn_lm_cni_${want% *}")
+    t_check "ovn_lm_cni_${want% *} is ${want##* } (got ${got:-none})" [ "$got" = "${want##* }" ]
+done
 t_check "databases reported connected" \
     [ "$(metric 3 'ovn_lm_database_connected{database="OVN_Northbound"}')" = 1 ]
 t_check "current ports gauge" [ "$(metric 3 ovn_lm_ports)" = 1 ]
@@ -83,9 +96,10 @@ cni_run DEL cid-b "/run/netns/$(lab_ns_pod b)" eth0 "" "$(cni_conf 2)"
 t_check "DEL after the netns vanished succeeds" [ "$CNI_RC" = 0 ]
 t_check "logical port of b is gone" [ -z "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=default_b)" ]
 t_check "OVS port of b is gone" [ -z "$(lab_vsctl 2 list-ports br-int | grep '^lm')" ]
-cni_run DEL never-added eth0 "" "" "$(cni_conf 3)"
+cni_run DEL never-added "" eth0 "" "$(cni_conf 3)"
+t_check "DEL of something never added, with no netns, succeeds" [ "$CNI_RC" = 0 ]
 cni_run DEL never-added "/run/netns/nope" eth0 "" "$(cni_conf 3)"
-t_check "DEL of something never added succeeds" [ "$CNI_RC" = 0 ]
+t_check "DEL of something never added, with a netns that is gone, succeeds" [ "$CNI_RC" = 0 ]
 
 # --- GC ---------------------------------------------------------------------
 t_begin gc
