@@ -557,8 +557,12 @@ job_fail(struct job *job, const struct attach_ctx *ctx, int code,
     char *msg = xvasprintf(format, args);
     va_end(args);
 
-    VLOG_WARN("%s %s/%s failed: %s", cni_command_to_string(job->req.command),
-              job->req.container_id, job->req.ifname, msg);
+    /* A kubelet retries a failing ADD for as long as the pod exists: each
+     * retry fails the same way. */
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 20);
+    VLOG_WARN_RL(&rl, "%s %s/%s failed: %s",
+                 cni_command_to_string(job->req.command),
+                 job->req.container_id, job->req.ifname, msg);
     job_set_error(job, code, msg);
 
     /* Drop transactions still in flight: their outcome no longer matters,
@@ -1505,7 +1509,8 @@ sweep_remove_record(const struct ovsrec_interface *iface, const char *cid,
         && strlen(path) > strlen(tail)
         && !strcmp(path + strlen(path) - strlen(tail), tail)
         && unlink(path) && errno != ENOENT) {
-        VLOG_WARN("cannot remove %s: %s", path, ovs_strerror(errno));
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+        VLOG_WARN_RL(&rl, "cannot remove %s: %s", path, ovs_strerror(errno));
     }
     free(tail);
 }

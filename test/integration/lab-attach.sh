@@ -101,6 +101,27 @@ t_check "DEL of something never added, with no netns, succeeds" [ "$CNI_RC" = 0 
 cni_run DEL never-added "/run/netns/nope" eth0 "" "$(cni_conf 3)"
 t_check "DEL of something never added, with a netns that is gone, succeeds" [ "$CNI_RC" = 0 ]
 
+# --- A kubelet retrying a failing ADD ------------------------------------------
+# The kubelet retries a failing ADD for as long as the pod exists: the
+# daemon's warning about it is rate-limited (a burst of 20, then 10 a
+# minute: the 60 tries take well under a minute).
+t_begin log-flood
+flood_ns=$(lab_pod_netns flood)
+flood_conf=$(cni_conf 3 '{"logicalSwitch": "no-such-switch"}')
+flood_log=$LAB_DIR/h3/ovn-controller-ext.log
+flood_lines() { grep -c 'ADD cid-flood/eth0 failed' "$flood_log"; }
+codes=""
+for ((i = 0; i < 60; i++)); do
+    cni_run ADD cid-flood "$flood_ns" eth0 "K8S_POD_NAMESPACE=default;K8S_POD_NAME=flood" "$flood_conf"
+    codes+=" $(cni_code)"
+done
+t_check "each of the 60 failing ADDs answers error 7" \
+    [ "$(tr ' ' '\n' <<<"$codes" | sort -u | tr -d '\n')" = 7 ]
+n=$(flood_lines)
+t_check "... and the daemon logged it 1 to 30 times, not 60 (got $n)" \
+    [ "$n" -ge 1 -a "$n" -le 30 ]
+lab_pod_netns_del flood
+
 # --- GC ---------------------------------------------------------------------
 t_begin gc
 gc_conf() {
