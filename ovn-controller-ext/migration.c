@@ -411,12 +411,11 @@ migration_destroy(struct migration *m)
 /* The time (ms since the epoch) that key 'key' of 'lsp''s external_ids
  * holds, or 0 if it is absent or not a plain non-negative decimal number
  * (anyone may write external_ids: garbage is not a time). */
-long long int
-migration_get_time_key(const struct nbrec_logical_switch_port *lsp,
-                       const char *key)
+static long long int
+time_from_ids(const struct smap *ids, const char *key, const char *name)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
-    const char *s = smap_get(&lsp->external_ids, key);
+    const char *s = smap_get(ids, key);
     long long int ms;
 
     if (!s) {
@@ -424,10 +423,17 @@ migration_get_time_key(const struct nbrec_logical_switch_port *lsp,
     }
     if (!isdigit((unsigned char) s[0]) || !str_to_llong(s, 10, &ms)) {
         VLOG_WARN_RL(&rl, "%s: ignoring %s=\"%s\": not a time in ms",
-                     lsp->name, key, s);
+                     name, key, s);
         return 0;
     }
     return ms;
+}
+
+long long int
+migration_get_time_key(const struct nbrec_logical_switch_port *lsp,
+                       const char *key)
+{
+    return time_from_ids(&lsp->external_ids, key, lsp->name);
 }
 
 static long long int
@@ -1008,12 +1014,11 @@ migration_unixctl_list(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
-/* ovn-lm/migration-events LPORT: the port's last migration as a JSON array
- * of {"t": seconds since the epoch, "label": ...}, the format
- * ovn-lm-probe --events reads. */
-static void
-migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
-                         const char *argv[], void *m)
+/* Formats the last migration that 'ids' (a logical port's external_ids)
+ * records as a JSON array of {"t": seconds since the epoch, "label": ...},
+ * the format ovn-lm-probe --events reads (ovn-lm/migration-events). */
+void
+migration_format_events(const struct smap *ids, struct ds *s)
 {
     static const struct {
         const char *key;
@@ -1024,6 +1029,32 @@ migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
         { MIGRATION_KEY_T_ACT, "activated (RARP)" },
         { MIGRATION_KEY_T_END, NULL },
     };
+    const char *state = smap_get_def(ids, MIGRATION_KEY_STATE, "");
+    bool rolled_back = !strcmp(state, state_names[MIGRATION_ROLLED_BACK]);
+
+    ds_put_char(s, '[');
+    bool first = true;
+    for (size_t i = 0; i < ARRAY_SIZE(events); i++) {
+        long long int t = time_from_ids(ids, events[i].key, "events");
+        if (!t) {
+            continue;
+        }
+        const char *label = events[i].label;
+        if (!label) {
+            label = rolled_back ? "rolled back" : "completed";
+        }
+        ds_put_format(s, "%s{\"t\": %lld.%03lld, \"label\": \"%s\"}",
+                      first ? "" : ", ", t / 1000, t % 1000, label);
+        first = false;
+    }
+    ds_put_cstr(s, "]\n");
+}
+
+/* ovn-lm/migration-events LPORT: migration_format_events() of the port. */
+static void
+migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                         const char *argv[], void *m)
+{
     const struct attach_ctx *ctx = unixctl_ctx(m, conn);
     struct ds s = DS_EMPTY_INITIALIZER;
 
@@ -1036,23 +1067,7 @@ migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
         unixctl_command_reply_error(conn, "no such logical port");
         return;
     }
-    ds_put_char(&s, '[');
-    bool first = true;
-    for (size_t i = 0; i < ARRAY_SIZE(events); i++) {
-        long long int t = get_time_key(lsp, events[i].key);
-        if (!t) {
-            continue;
-        }
-        const char *label = events[i].label;
-        if (!label) {
-            label = (migration_get_state(lsp) == MIGRATION_ROLLED_BACK
-                     ? "rolled back" : "completed");
-        }
-        ds_put_format(&s, "%s{\"t\": %lld.%03lld, \"label\": \"%s\"}",
-                      first ? "" : ", ", t / 1000, t % 1000, label);
-        first = false;
-    }
-    ds_put_cstr(&s, "]\n");
+    migration_format_events(&lsp->external_ids, &s);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }

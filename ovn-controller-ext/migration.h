@@ -32,6 +32,7 @@ struct metrics;
 struct migration;
 struct nbrec_logical_switch_port;
 struct sbrec_port_binding;
+struct smap;
 struct unixctl_conn;
 
 #define MIGRATION_KEY_MIGRATABLE "ovn-lm/live-migration"
@@ -84,6 +85,7 @@ bool migration_is_target(const struct nbrec_logical_switch_port *,
                          const char *container_id, const char *ifname);
 const char *migration_stale_activation(const struct sbrec_port_binding *);
 long long int migration_wall_ms(void);
+void migration_format_events(const struct smap *external_ids, struct ds *);
 long long int migration_get_time_key(const struct nbrec_logical_switch_port *,
                                      const char *key);
 
