@@ -32,6 +32,12 @@ t_check "requested-chassis lists source then target" \
 t_check "activation-strategy=rarp" [ "$(lsp_opt vm1 activation-strategy)" = rarp ]
 t_check "the target is blocked before any RARP" target_blocked c-dst "$CLIENT_IP"
 t_check "the source still answers" pod_ping client "$VM1_IP"
+t_check "... and reaches the client itself, with the same address" pod_ping c-src "$CLIENT_IP"
+# target_blocked is not fooled by a pod that is merely broken.
+not_blocked() { ! target_blocked "$@" 2>/dev/null; }
+ip -n "$(lab_ns_pod c-dst)" link set eth0 down
+t_check "target_blocked refuses a target whose eth0 is down" not_blocked c-dst "$CLIENT_IP"
+ip -n "$(lab_ns_pod c-dst)" link set eth0 up
 cni_run DEL cid-c-dst "/run/netns/$(lab_ns_pod c-dst)" eth0 "" "$(cni_conf 2)"
 t_check "target DEL succeeds" [ "$CNI_RC" = 0 ]
 t_check "state rolled-back" [ "$(mig_state vm1)" = rolled-back ]
@@ -39,6 +45,7 @@ t_check "requested-chassis is the source alone" [ "$(lsp_opt vm1 requested-chass
 t_check "activation-strategy removed" [ -z "$(lsp_opt vm1 activation-strategy)" ]
 t_check "the logical port survives" lsp_exists vm1
 t_check "the source still answers after rollback" pod_ping client "$VM1_IP"
+t_check "... and reaches the client itself" pod_ping c-src "$CLIENT_IP"
 t_check "ovn-lm/migrations tells the rollback" bash -c \
     "ovs-appctl -t $LAB_H2_DAEMON_CTL ovn-lm/migrations | grep -q 'default_vm1 .*rolled back'"
 
@@ -56,6 +63,7 @@ for hop in 1 2 3 4; do
     send_rarp "$to" vm1
     t_check "hop $hop: activated on chassis $to" wait_state vm1 activated
     t_check "hop $hop: target answers once activated" pod_ping client "$VM1_IP"
+    t_check "hop $hop: the once-blocked target reaches the client" pod_ping "$pod" "$CLIENT_IP"
     cni_run DEL "cid-$prev" "/run/netns/$(lab_ns_pod "$prev")" eth0 "" "$(cni_conf "$from")"
     t_check "hop $hop: source DEL succeeds" [ "$CNI_RC" = 0 ]
     t_check "hop $hop: completed, requested-chassis=$to" \
