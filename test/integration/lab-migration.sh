@@ -300,6 +300,36 @@ t_check "the duplication time lost with Northbound is written again" \
 t_check "... and shows in ovn-lm/migrations" bash -c \
     "ovs-appctl -t $LAB_H2_DAEMON_CTL ovn-lm/migrations | grep -q 'default_vm5 .*duplicating=+'"
 
+# The same for a completion by the source's DEL (attach.c's teardown): the
+# DEL whose Northbound transaction is lost fails and counts nothing; its
+# retry completes, counted once.
+send_rarp 2 vm5
+wait_state vm5 activated || t_fail "vm5 not activated"
+before=$(completed_sum)
+nb_freeze
+cni_run DEL cid-n-src "/run/netns/$(lab_ns_pod n-src)" eth0 "" "$(cni_conf 1)" &
+deleter=$!
+sleep 0.5
+nb_kill_restart
+wait "$deleter"
+lab_wait 20 "Northbound reconnection" nb_up || t_fail "chassis 2 not reconnected"
+t_check "the source DEL whose transaction was lost did not complete" \
+    [ "$(mig_state vm5)" = activated ]
+got=$(completed_sum)
+t_check "... and is not counted (completed $before -> $got, $(history_lines vm5) history lines)" \
+    [ "$got/$(history_lines vm5)" = "$before/0" ]
+nb_up1() {
+    ovs-appctl -t "$LAB_H1_DAEMON_CTL" ovn-lm/connection-status |
+        grep -q 'OVN_Northbound: connected'
+}
+lab_wait 20 "Northbound reconnection" nb_up1 || t_fail "chassis 1 not reconnected"
+cni_run DEL cid-n-src "/run/netns/$(lab_ns_pod n-src)" eth0 "" "$(cni_conf 1)"
+t_check "the retried source DEL succeeds and completes" \
+    [ "$CNI_RC/$(mig_state vm5)" = 0/completed ]
+got=$(completed_sum)
+t_check "... counted exactly once (completed $before -> $got, $(history_lines vm5) history lines)" \
+    [ "$got/$(history_lines vm5)" = "$((before + 1))/1" ]
+
 # --- Metrics ---------------------------------------------------------------------
 t_begin metrics
 done=0
