@@ -5,6 +5,7 @@
 #include "attach.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +32,7 @@
 #include "smap.h"
 #include "sset.h"
 #include "timeval.h"
+#include "unixctl.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(attach);
@@ -118,7 +120,13 @@ struct job {
     struct ovsdb_idl_txn *nb_txn;
     struct ovsdb_idl_txn *ovs_txn;
 
+    /* Migrations that 'nb_txn' ends, recorded once it commits. */
+    struct migration_final **finals;
+    size_t n_finals;
+
     bool sweep;                     /* Internal: remove dead pods' ports. */
+    struct unixctl_conn *ctl_conn;  /* Sweep: ovn-lm/sweep to answer. */
+    int n_removed;                  /* Sweep: attachments it removes. */
 
     /* Teardown: the outcome to report once transactions finish. */
     int err_code;                   /* 0: success. */
@@ -155,10 +163,24 @@ attach_create(void)
     return a;
 }
 
+/* Forgets the migration ends the job's Northbound transaction carried
+ * (it failed, or its outcome is unknown). */
+static void
+job_drop_finals(struct job *job)
+{
+    for (size_t i = 0; i < job->n_finals; i++) {
+        migration_final_destroy(job->finals[i]);
+    }
+    free(job->finals);
+    job->finals = NULL;
+    job->n_finals = 0;
+}
+
 static void
 job_destroy(struct job *job)
 {
     if (job) {
+        job_drop_finals(job);
         cni_request_destroy(&job->req);
         if (job->nb_txn) {
             ovsdb_idl_txn_destroy(job->nb_txn);
@@ -203,6 +225,13 @@ attach_abort(struct attach *a, const char *why)
 
     LIST_FOR_EACH_POP (job, node, &a->jobs) {
         a->n_jobs--;
+        if (job->ctl_conn) {
+            char *msg = xasprintf("sweep not finished: ovn-controller-ext is "
+                                  "exiting: %s", why);
+            unixctl_command_reply_error(job->ctl_conn, msg);
+            free(msg);
+            job->ctl_conn = NULL;
+        }
         if (job->conn) {
             const char *cmd = cni_command_to_string(job->req.command);
             char *msg = xasprintf("ovn-controller-ext is exiting: %s (the "
@@ -254,6 +283,17 @@ job_finish(struct attach *a, struct job *job, char *response)
                                 cni_command_to_string(job->req.command),
                                 cni_response_is_ok(response),
                                 (time_usec() - job->started_us) / 1e6);
+    }
+    if (job->ctl_conn) {
+        if (job->err_code) {
+            unixctl_command_reply_error(job->ctl_conn, job->err_msg);
+        } else {
+            char *msg = xasprintf("%d attachment(s) removed\n",
+                                  job->n_removed);
+            unixctl_command_reply(job->ctl_conn, msg);
+            free(msg);
+        }
+        job->ctl_conn = NULL;
     }
     if (job->conn) {
         cni_server_reply(job->conn, response);
@@ -475,7 +515,9 @@ teardown_add_target(struct job *job, const struct attach_ctx *ctx,
               t->ifname, final == MIGRATION_COMPLETED ? "completes"
                                                       : "rolls back");
     if (ctx->migration) {
-        migration_log_final(ctx->migration, ctx, lsp, final);
+        job->finals = xrealloc(job->finals,
+                               (job->n_finals + 1) * sizeof *job->finals);
+        job->finals[job->n_finals++] = migration_final_create(lsp, final);
     }
     if (final == MIGRATION_COMPLETED) {
         migration_txn_complete(lsp);
@@ -515,14 +557,19 @@ job_fail(struct job *job, const struct attach_ctx *ctx, int code,
     char *msg = xvasprintf(format, args);
     va_end(args);
 
-    VLOG_WARN("%s %s/%s failed: %s", cni_command_to_string(job->req.command),
-              job->req.container_id, job->req.ifname, msg);
+    /* A kubelet retries a failing ADD for as long as the pod exists: each
+     * retry fails the same way. */
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 20);
+    VLOG_WARN_RL(&rl, "%s %s/%s failed: %s",
+                 cni_command_to_string(job->req.command),
+                 job->req.container_id, job->req.ifname, msg);
     job_set_error(job, code, msg);
 
     /* Drop transactions still in flight: their outcome no longer matters,
      * the teardown below looks at the database as it is. */
     txn_clear(&job->nb_txn);
     txn_clear(&job->ovs_txn);
+    job_drop_finals(job);
 
     if (job->req.command == CNI_CMD_ADD && job->host_ifname[0]) {
         struct teardown_target t = {
@@ -544,10 +591,23 @@ job_fail(struct job *job, const struct attach_ctx *ctx, int code,
 }
 
 static void
-run_teardown(struct attach *a, struct job *job)
+run_teardown(struct attach *a, struct job *job, const struct attach_ctx *ctx)
 {
     enum ovsdb_idl_txn_status s_ovs = txn_poll(job->ovs_txn);
     enum ovsdb_idl_txn_status s_nb = txn_poll(job->nb_txn);
+
+    /* The migrations this teardown ends count once Northbound says they
+     * did, and only then. */
+    if (s_nb != TXN_INCOMPLETE && job->n_finals) {
+        for (size_t i = 0; i < job->n_finals; i++) {
+            if (txn_ok(s_nb) && ctx->migration) {
+                migration_final_record(ctx->migration, ctx->metrics,
+                                       job->finals[i]);
+                job->finals[i] = NULL;
+            }
+        }
+        job_drop_finals(job);
+    }
 
     if (s_ovs == TXN_INCOMPLETE || s_nb == TXN_INCOMPLETE) {
         if (time_msec() < job->deadline) {
@@ -683,12 +743,17 @@ add_use_lsp_address(struct job *job, const struct nbrec_logical_switch *ls,
     if (!nb_port_get_address(lsp, &job->addr)) {
         return false;
     }
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
     const char *s = smap_get(&lsp->external_ids, NB_PORT_KEY_PREFIX_LEN);
-    job->plen = (s ? atoi(s)
-                 : nb_port_switch_subnet(ls, &net, &plen) ? plen : 32);
-    if (job->plen > 32) {
-        job->plen = 32;
+    unsigned int stored;
+    if (s && (!str_to_uint(s, 10, &stored) || stored > 32
+              || !isdigit((unsigned char) s[0]))) {
+        VLOG_WARN_RL(&rl, "%s: ignoring bad %s \"%s\" (not a prefix length "
+                     "from 0 to 32)", lsp->name, NB_PORT_KEY_PREFIX_LEN, s);
+        s = NULL;
     }
+    job->plen = (s ? stored
+                 : nb_port_switch_subnet(ls, &net, &plen) ? plen : 32);
     return true;
 }
 
@@ -1444,16 +1509,18 @@ sweep_remove_record(const struct ovsrec_interface *iface, const char *cid,
         && strlen(path) > strlen(tail)
         && !strcmp(path + strlen(path) - strlen(tail), tail)
         && unlink(path) && errno != ENOENT) {
-        VLOG_WARN("cannot remove %s: %s", path, ovs_strerror(errno));
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+        VLOG_WARN_RL(&rl, "cannot remove %s: %s", path, ovs_strerror(errno));
     }
     free(tail);
 }
 
 /* Queues an internal job that removes the attachments of pods that are
  * gone without a DEL (a runtime that gave up while the daemon was down, or
- * never retries). */
+ * never retries).  'conn', if nonnull, is answered once the job is done:
+ * its removals committed (or failed). */
 void
-attach_sweep(struct attach *a)
+attach_sweep(struct attach *a, struct unixctl_conn *conn)
 {
     struct job *job = xzalloc(sizeof *job);
 
@@ -1464,6 +1531,7 @@ attach_sweep(struct attach *a)
     job->req.ifname = xstrdup("");
     job->req.conf.network = xstrdup("");
     job->sweep = true;
+    job->ctl_conn = conn;
     job->state = JOB_START;
     job->started = time_msec();
     job->started_us = time_usec();
@@ -1538,6 +1606,7 @@ gc_start(struct job *job, const struct attach_ctx *ctx)
             sweep_remove_record(iface, cid, ifname);
         }
         n++;
+        job->n_removed++;
     }
 
     /* Logical ports this chassis holds whose OVS side is already gone. */
@@ -1807,7 +1876,7 @@ job_run(struct attach *a, struct job *job, const struct attach_ctx *ctx)
         add_run_wait_installed(a, job, ctx);
         return;
     case JOB_TEARDOWN:
-        run_teardown(a, job);
+        run_teardown(a, job, ctx);
         return;
     case JOB_DONE:
         return;
@@ -1825,7 +1894,7 @@ attach_run(struct attach *a, const struct attach_ctx *ctx)
         && idl_ready(ctx->ovs_idl)
         && idl_ready(ctx->nb_idl)) {
         a->next_sweep = time_msec() + ATTACH_SWEEP_INTERVAL_MS;
-        attach_sweep(a);
+        attach_sweep(a, NULL);
     }
 
     LIST_FOR_EACH_SAFE (job, node, &a->jobs) {

@@ -28,6 +28,7 @@ struct kube_sync;
 struct sbrec_port_binding;
 struct cni_server_conn;
 struct ds;
+struct unixctl_conn;
 struct nb_port_indexes;
 struct ovs_port_indexes;
 struct ovsdb_idl;
@@ -62,7 +63,7 @@ const struct sbrec_port_binding *attach_find_port_binding(
 void attach_drain(struct attach *);
 void attach_abort(struct attach *, const char *why);
 
-void attach_sweep(struct attach *);
+void attach_sweep(struct attach *, struct unixctl_conn *);
 unsigned int attach_n_jobs(const struct attach *);
 void attach_format_jobs(const struct attach *, struct ds *);
 void attach_format_ports(const struct attach_ctx *, struct ds *);

@@ -236,8 +236,9 @@ parse_request(const cJSON *root, struct cni_request *req)
         return xstrdup("request is not a JSON object");
     }
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+    /* The number itself, not its conversion to int: 1.7 is no version. */
     if (!cJSON_IsNumber(version)
-        || version->valueint != OVN_LM_PROTO_VERSION) {
+        || version->valuedouble != OVN_LM_PROTO_VERSION) {
         return xasprintf("unsupported protocol version (expected %d)",
                          OVN_LM_PROTO_VERSION);
     }
@@ -319,7 +320,8 @@ cni_request_init(struct cni_request *req)
 
 /* Parses the 'len' bytes of 'buf' into '*req', which the caller must later
  * free with cni_request_destroy() whatever the outcome.  Returns NULL or a
- * malloc'd message naming what is wrong. */
+ * malloc'd message naming what is wrong; then '*req' is left empty (as
+ * cni_request_init() makes it), nothing of a half-parsed request in it. */
 char *
 cni_request_parse(const char *buf, size_t len, struct cni_request *req)
 {
@@ -334,6 +336,10 @@ cni_request_parse(const char *buf, size_t len, struct cni_request *req)
     }
     char *error = parse_request(root, req);
     cJSON_Delete(root);
+    if (error) {
+        cni_request_destroy(req);
+        cni_request_init(req);
+    }
     return error;
 }
 

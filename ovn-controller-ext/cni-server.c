@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cni-request.h"
 #include "openvswitch/list.h"
 #include "openvswitch/vlog.h"
 #include "ovn-lm-proto.h"
@@ -30,14 +31,19 @@ struct cni_server {
     void *aux;
     struct ovs_list conns;      /* Contains "struct cni_server_conn"s. */
     unsigned int n_conns;
+    unsigned int max_conns;     /* More are refused (CNI error 11). */
+    unsigned int read_timeout_ms; /* To receive a whole request. */
 };
 
 struct cni_server_conn {
     uv_pipe_t pipe;
+    uv_timer_t timer;           /* The read deadline. */
+    int n_handles;              /* Open among 'pipe' and 'timer'. */
     struct ovs_list node;       /* In cni_server's 'conns'. */
     struct cni_server *server;
     char *buf;
     size_t len, allocated;
+    bool oversize;              /* Past OVN_LM_MAX_MSG: read and dropped. */
     bool dispatched;            /* Handed to the callback. */
     bool closing;
     uv_write_t write_req;
@@ -51,6 +57,9 @@ conn_closed_cb(uv_handle_t *handle)
 {
     struct cni_server_conn *conn = handle->data;
 
+    if (--conn->n_handles > 0) {
+        return;
+    }
     free(conn->buf);
     free(conn->response);
     free(conn);
@@ -69,6 +78,16 @@ conn_close(struct cni_server_conn *conn)
         conn->server = NULL;
     }
     uv_close((uv_handle_t *) &conn->pipe, conn_closed_cb);
+    uv_close((uv_handle_t *) &conn->timer, conn_closed_cb);
+}
+
+/* Stops reading 'conn' and answers it with CNI error 'code'. */
+static void
+conn_refuse(struct cni_server_conn *conn, int code, const char *msg)
+{
+    uv_read_stop((uv_stream_t *) &conn->pipe);
+    uv_timer_stop(&conn->timer);
+    cni_server_reply(conn, cni_response_error(code, msg, NULL));
 }
 
 static void
@@ -76,6 +95,11 @@ alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     struct cni_server_conn *conn = handle->data;
 
+    if (conn->oversize) {
+        /* Read what the client still sends into the same buffer, dropped:
+         * it gets its answer once it half-closes, as for any request. */
+        conn->len = 0;
+    }
     if (conn->allocated - conn->len < 4096) {
         conn->allocated = MAX(conn->allocated * 2, 8192);
         conn->buf = xrealloc(conn->buf, conn->allocated);
@@ -91,11 +115,10 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf OVS_UNUSED)
 
     if (nread > 0) {
         conn->len += nread;
-        if (conn->len > OVN_LM_MAX_MSG) {
-            VLOG_WARN_RL(&rl, "request larger than %d bytes, dropped",
+        if (conn->len > OVN_LM_MAX_MSG && !conn->oversize) {
+            VLOG_WARN_RL(&rl, "request larger than %d bytes, refused",
                          OVN_LM_MAX_MSG);
-            uv_read_stop(stream);
-            cni_server_reply(conn, NULL);
+            conn->oversize = true;
         }
         return;
     } else if (nread == 0) {
@@ -103,10 +126,19 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf OVS_UNUSED)
     }
 
     uv_read_stop(stream);
+    uv_timer_stop(&conn->timer);
     if (nread != UV_EOF) {
         VLOG_WARN_RL(&rl, "read error on CNI socket: %s",
                      uv_strerror(nread));
         conn_close(conn);
+        return;
+    }
+    if (conn->oversize) {
+        char *msg = xasprintf("request larger than %d bytes (the limit of "
+                              "the daemon's socket protocol)",
+                              OVN_LM_MAX_MSG);
+        conn_refuse(conn, OVN_LM_CNI_DECODE_FAILURE, msg);
+        free(msg);
         return;
     }
     conn->dispatched = true;
@@ -125,8 +157,14 @@ peer_is_trusted(struct cni_server_conn *conn)
     socklen_t len = sizeof cred;
     uv_os_fd_t fd;
 
-    if (uv_fileno((uv_handle_t *) &conn->pipe, &fd)
-        || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+    /* uv_fileno() returns its error and leaves errno alone. */
+    int error = uv_fileno((uv_handle_t *) &conn->pipe, &fd);
+    if (error) {
+        VLOG_WARN_RL(&rl, "cannot read the peer's credentials: %s",
+                     uv_strerror(error));
+        return false;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
         VLOG_WARN_RL(&rl, "cannot read the peer's credentials: %s",
                      ovs_strerror(errno));
         return false;
@@ -137,6 +175,23 @@ peer_is_trusted(struct cni_server_conn *conn)
         return false;
     }
     return true;
+}
+
+/* The client did not send a whole request (and half-close) in time. */
+static void
+read_timeout_cb(uv_timer_t *timer)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    struct cni_server_conn *conn = timer->data;
+    unsigned int ms = conn->server ? conn->server->read_timeout_ms : 0;
+
+    VLOG_WARN_RL(&rl, "CNI connection closed: no complete request within "
+                 "%u ms (%"PRIuSIZE" bytes read)", ms, conn->len);
+    char *msg = xasprintf("no complete request within %u ms (the client "
+                          "must shut down its write side after the "
+                          "request)", ms);
+    conn_refuse(conn, OVN_LM_CNI_IO_FAILURE, msg);
+    free(msg);
 }
 
 static void
@@ -153,14 +208,35 @@ connection_cb(uv_stream_t *listener, int status)
     struct cni_server_conn *conn = xzalloc(sizeof *conn);
     uv_pipe_init(listener->loop, &conn->pipe, 0);
     conn->pipe.data = conn;
-    conn->server = server;
-    ovs_list_push_back(&server->conns, &conn->node);
-    server->n_conns++;
+    uv_timer_init(listener->loop, &conn->timer);
+    conn->timer.data = conn;
+    conn->n_handles = 2;
+    bool full = server->n_conns >= server->max_conns;
+    if (!full) {
+        conn->server = server;
+        ovs_list_push_back(&server->conns, &conn->node);
+        server->n_conns++;
+    }
 
     int error = uv_accept(listener, (uv_stream_t *) &conn->pipe);
     if (!error && !peer_is_trusted(conn)) {
         conn_close(conn);
         return;
+    }
+    if (!error && full) {
+        /* Not counted and not read: answered at once, then closed. */
+        VLOG_WARN_RL(&rl, "CNI connection refused: %u connections open "
+                     "(the limit)", server->max_conns);
+        char *msg = xasprintf("ovn-controller-ext has %u CNI connections "
+                              "open, its limit: try again later",
+                              server->max_conns);
+        conn_refuse(conn, OVN_LM_CNI_TRY_AGAIN_LATER, msg);
+        free(msg);
+        return;
+    }
+    if (!error) {
+        error = uv_timer_start(&conn->timer, read_timeout_cb,
+                               server->read_timeout_ms, 0);
     }
     if (!error) {
         error = uv_read_start((uv_stream_t *) &conn->pipe, alloc_cb, read_cb);
@@ -203,6 +279,8 @@ cni_server_create(uv_loop_t *loop, const char *path, unsigned int mode,
     server->path = xstrdup(path);
     server->cb = cb;
     server->aux = aux;
+    server->max_conns = CNI_SERVER_MAX_CONNS;
+    server->read_timeout_ms = CNI_SERVER_READ_TIMEOUT_MS;
     ovs_list_init(&server->conns);
     uv_pipe_init(loop, &server->pipe, 0);
     server->pipe.data = server;
@@ -333,6 +411,16 @@ cni_server_reply(struct cni_server_conn *conn, char *response)
                  write_cb)) {
         conn_close(conn);
     }
+}
+
+/* Changes the connection cap and the read deadline (for tests; the
+ * defaults are CNI_SERVER_MAX_CONNS and CNI_SERVER_READ_TIMEOUT_MS). */
+void
+cni_server_set_limits(struct cni_server *server, unsigned int max_conns,
+                      unsigned int read_timeout_ms)
+{
+    server->max_conns = max_conns;
+    server->read_timeout_ms = read_timeout_ms;
 }
 
 unsigned int

@@ -7,6 +7,12 @@
  * must call cni_server_reply() exactly once per connection, even if the
  * client is gone by then (the reply is then dropped).
  *
+ * Limits: at most CNI_SERVER_MAX_CONNS connections at once (one more is
+ * answered CNI error 11 and closed), and CNI_SERVER_READ_TIMEOUT_MS for a
+ * client to send its whole request and half-close (else CNI error 5 and
+ * close).  A request over OVN_LM_MAX_MSG is read to its end without being
+ * kept and answered CNI error 6.
+ *
  * cni_server_stop() removes the socket file and stops accepting, for a
  * daemon that drains before it exits; connections already accepted carry
  * on.  cni_server_destroy() frees the server from a libuv close callback:
@@ -16,6 +22,9 @@
 #define CNI_SERVER_H 1
 
 #include <stddef.h>
+
+#define CNI_SERVER_MAX_CONNS 128
+#define CNI_SERVER_READ_TIMEOUT_MS 10000
 
 struct uv_loop_s;
 struct cni_server;
@@ -33,5 +42,7 @@ void cni_server_stop(struct cni_server *);
 void cni_server_destroy(struct cni_server *);
 void cni_server_reply(struct cni_server_conn *, char *response);
 unsigned int cni_server_n_conns(const struct cni_server *);
+void cni_server_set_limits(struct cni_server *, unsigned int max_conns,
+                           unsigned int read_timeout_ms);
 
 #endif /* cni-server.h */

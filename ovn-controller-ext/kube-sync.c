@@ -431,6 +431,22 @@ verdict(const struct kube_sync *ks, const struct attach_ctx *ctx,
     return result;
 }
 
+/* A transition decide_port() asked for committed: counts the verdict
+ * ('tag'), now that it is done. */
+static void
+verdict_done(void *ks_, const char *lport OVS_UNUSED, int tag)
+{
+    struct kube_sync *ks = ks_;
+
+    if (tag == KUBE_VERDICT_KEEP_TARGET) {
+        ks->n_kept_target++;
+    } else if (tag == KUBE_VERDICT_ROLL_BACK) {
+        ks->n_rolled_back++;
+    } else {
+        ks->n_completed++;
+    }
+}
+
 /* Acts on KubeVirt's verdict about 'lsp''s migration, if it is one of
  * this chassis's. */
 static void
@@ -492,7 +508,8 @@ decide_port(struct kube_sync *ks, const struct attach_ctx *ctx,
     }
     if (migration_request(ctx->migration, ctx, lsp->name, to,
                           to == MIGRATION_ROLLED_BACK
-                          ? ds_cstr(&why) : "kubevirt", NULL, &error)) {
+                          ? ds_cstr(&why) : "kubevirt", NULL,
+                          verdict_done, ks, v, &error)) {
         VLOG_WARN_RL(&rl, "%s: %s", lsp->name, error);
         free(error);
     } else {
@@ -507,11 +524,6 @@ decide_port(struct kube_sync *ks, const struct attach_ctx *ctx,
                            msg);
                 free(msg);
             }
-            ks->n_kept_target++;
-        } else if (to == MIGRATION_COMPLETED) {
-            ks->n_completed++;
-        } else {
-            ks->n_rolled_back++;
         }
         free(ks->last_decision);
         ks->last_decision = xasprintf("%s: %s", lsp->name, ds_cstr(&why));
@@ -653,8 +665,7 @@ post_event(struct kube_sync *ks, const char *pod_key, const char *reason,
 static long long int
 time_key(const struct nbrec_logical_switch_port *lsp, const char *key)
 {
-    const char *s = smap_get(&lsp->external_ids, key);
-    return s ? strtoll(s, NULL, 10) : 0;
+    return migration_get_time_key(lsp, key);
 }
 
 /* Posts the Events for the steps of 'lsp''s migration that were not

@@ -4,9 +4,11 @@
 #include <config.h>
 #include "migration.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,6 +58,22 @@ struct migration_op {
     struct ovsdb_idl_txn *txn;
     struct unixctl_conn *conn;  /* May be NULL. */
     enum migration_state final; /* NONE, or the end state it commits. */
+    struct migration_final *record; /* Kept once 'txn' commits. */
+    migration_done_func *done;  /* Called once 'txn' commits. */
+    void *done_aux;
+    int done_tag;
+
+    /* A note (migration_note()): retried after "try again". */
+    char *note_key;
+    long long int note_value;
+    unsigned int composed_seqno; /* Northbound seqno the txn was made at. */
+};
+
+/* The end of a migration, as migration_final_record() keeps it. */
+struct migration_final {
+    char *text;                 /* For the log and ovn-lm/migrations. */
+    bool completed;
+    double phases[METRICS_N_PHASES];
 };
 
 /* A target waiting for its workload to start (auto-RARP). */
@@ -215,10 +233,14 @@ migration_txn_prepare(const struct nbrec_logical_switch_port *lsp,
     del_ext_key(lsp, MIGRATION_KEY_T_END);
     del_ext_key(lsp, MIGRATION_KEY_T_READY);
     del_ext_key(lsp, MIGRATION_KEY_ROLLBACK_REASON);
-    unsigned long long count = strtoull(
-        smap_get_def(ids, MIGRATION_KEY_COUNT, "0"), NULL, 10);
+    const char *count_s = smap_get_def(ids, MIGRATION_KEY_COUNT, "0");
+    long long int count;
+    if (!isdigit((unsigned char) count_s[0])
+        || !str_to_llong(count_s, 10, &count) || count == LLONG_MAX) {
+        count = 0;              /* Garbage: count afresh. */
+    }
     char buf[32];
-    snprintf(buf, sizeof buf, "%llu", count + 1);
+    snprintf(buf, sizeof buf, "%lld", count + 1);
     nbrec_logical_switch_port_update_external_ids_setkey(
         lsp, MIGRATION_KEY_COUNT, buf);
 }
@@ -323,8 +345,10 @@ op_destroy(struct migration_op *op)
         if (op->conn) {
             unixctl_command_reply_error(op->conn, "daemon exiting");
         }
+        migration_final_destroy(op->record);
         free(op->lport);
         free(op->what);
+        free(op->note_key);
         free(op);
     }
 }
@@ -384,11 +408,38 @@ migration_destroy(struct migration *m)
     free(m);
 }
 
+/* The time (ms since the epoch) that key 'key' of 'lsp''s external_ids
+ * holds, or 0 if it is absent or not a plain non-negative decimal number
+ * (anyone may write external_ids: garbage is not a time). */
+static long long int
+time_from_ids(const struct smap *ids, const char *key, const char *name)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 30);
+    const char *s = smap_get(ids, key);
+    long long int ms;
+
+    if (!s) {
+        return 0;
+    }
+    if (!isdigit((unsigned char) s[0]) || !str_to_llong(s, 10, &ms)) {
+        VLOG_WARN_RL(&rl, "%s: ignoring %s=\"%s\": not a time in ms",
+                     name, key, s);
+        return 0;
+    }
+    return ms;
+}
+
+long long int
+migration_get_time_key(const struct nbrec_logical_switch_port *lsp,
+                       const char *key)
+{
+    return time_from_ids(&lsp->external_ids, key, lsp->name);
+}
+
 static long long int
 get_time_key(const struct nbrec_logical_switch_port *lsp, const char *key)
 {
-    const char *s = smap_get(&lsp->external_ids, key);
-    return s ? strtoll(s, NULL, 10) : 0;
+    return migration_get_time_key(lsp, key);
 }
 
 static void
@@ -429,14 +480,15 @@ format_timeline(struct ds *s, const struct nbrec_logical_switch_port *lsp)
     }
 }
 
-/* Logs, once, a migration this daemon finished, and keeps it for
- * ovn-lm/migrations.  'lsp' is the row as it was before the final
- * transaction; the end time is now. */
-void
-migration_log_final(struct migration *m, const struct attach_ctx *ctx,
-                    const struct nbrec_logical_switch_port *lsp,
-                    enum migration_state final)
+/* Composes the record of the end of the migration of 'lsp' in state
+ * 'final' (COMPLETED or ROLLED_BACK).  'lsp' is the row as it is before the
+ * final transaction; the end time is now.  Nothing is logged or counted
+ * until migration_final_record(): the transaction may still fail. */
+struct migration_final *
+migration_final_create(const struct nbrec_logical_switch_port *lsp,
+                       enum migration_state final)
 {
+    struct migration_final *f = xzalloc(sizeof *f);
     struct ds s = DS_EMPTY_INITIALIZER;
     long long int t_add = get_time_key(lsp, MIGRATION_KEY_T_ADD);
     long long int t_dup = get_time_key(lsp, MIGRATION_KEY_T_DUP);
@@ -456,48 +508,93 @@ migration_log_final(struct migration *m, const struct attach_ctx *ctx,
     ds_put_format(&s, ", %s +%lld ms",
                   final == MIGRATION_COMPLETED ? "completed" : "rolled back",
                   now - t_add);
-    VLOG_INFO("migration %s", ds_cstr(&s));
 
-    double phases[METRICS_N_PHASES] = { -1, -1, -1 };
+    f->completed = final == MIGRATION_COMPLETED;
+    for (size_t i = 0; i < METRICS_N_PHASES; i++) {
+        f->phases[i] = -1;
+    }
     if (t_dup) {
-        phases[METRICS_PHASE_PREPARE] = (t_dup - t_add) / 1000.0;
+        f->phases[METRICS_PHASE_PREPARE] = (t_dup - t_add) / 1000.0;
     }
     if (t_act) {
-        phases[METRICS_PHASE_ACTIVATION] = (t_act - (t_dup ? t_dup : t_add))
-                                           / 1000.0;
-        if (final == MIGRATION_COMPLETED) {
-            phases[METRICS_PHASE_COMPLETION] = (now - t_act) / 1000.0;
+        f->phases[METRICS_PHASE_ACTIVATION]
+            = (t_act - (t_dup ? t_dup : t_add)) / 1000.0;
+        if (f->completed) {
+            f->phases[METRICS_PHASE_COMPLETION] = (now - t_act) / 1000.0;
         }
     }
-    metrics_observe_migration(ctx->metrics, final == MIGRATION_COMPLETED,
-                              phases);
-
-    size_t i = m->n_history++ % MIGRATION_HISTORY;
-    free(m->history[i]);
-    m->history[i] = ds_steal_cstr(&s);
+    f->text = ds_steal_cstr(&s);
+    return f;
 }
 
-/* Records 'value' under 'key' on port 'lport' without waiting for it. */
+void
+migration_final_destroy(struct migration_final *f)
+{
+    if (f) {
+        free(f->text);
+        free(f);
+    }
+}
+
+/* The final transaction of 'f' committed: logs it, counts it in 'metrics'
+ * (may be NULL) and keeps it for ovn-lm/migrations.  Takes 'f'. */
+void
+migration_final_record(struct migration *m, struct metrics *metrics,
+                       struct migration_final *f)
+{
+    if (!f) {
+        return;
+    }
+    VLOG_INFO("migration %s", f->text);
+    metrics_observe_migration(metrics, f->completed, f->phases);
+    size_t i = m->n_history++ % MIGRATION_HISTORY;
+    free(m->history[i]);
+    m->history[i] = f->text;
+    f->text = NULL;
+    migration_final_destroy(f);
+}
+
+/* Composes the transaction of note 'op' from the current contents of
+ * Northbound.  Returns false if there is nothing to write any more (the
+ * port is gone). */
+static bool
+note_compose(struct migration_op *op, const struct attach_ctx *ctx)
+{
+    const struct nbrec_logical_switch_port *lsp = nb_port_find(ctx->nb_ix,
+                                                               op->lport);
+    if (!lsp) {
+        return false;
+    }
+    op->composed_seqno = ovsdb_idl_get_seqno(ctx->nb_idl);
+    op->txn = ovsdb_idl_txn_create(ctx->nb_idl);
+    ovsdb_idl_txn_add_comment(op->txn, "ovn-controller-ext: %s %s",
+                              op->what, op->lport);
+    set_time_key(lsp, op->note_key, op->note_value);
+    ovsdb_idl_txn_commit(op->txn);
+    return true;
+}
+
+/* Records 'value' under 'key' on port 'lport'.  Nothing waits for it, but
+ * it is tracked as an operation: a transaction that must be tried again is,
+ * once Northbound has changed (run_ops()). */
 void
 migration_note(struct migration *m, const char *lport, const char *key,
                long long int value)
 {
     const struct attach_ctx *ctx = m->get_ctx ? m->get_ctx(m->get_ctx_aux)
                                               : NULL;
-    if (!ctx) {
-        return;
-    }
-    const struct nbrec_logical_switch_port *lsp = nb_port_find(ctx->nb_ix,
-                                                               lport);
-    if (!lsp) {
+    if (!ctx || !ctx->nb_idl) {
         return;
     }
     struct migration_op *op = xzalloc(sizeof *op);
     op->lport = xstrdup(lport);
     op->what = xasprintf("note %s", key);
-    op->txn = ovsdb_idl_txn_create(ctx->nb_idl);
-    set_time_key(lsp, key, value);
-    ovsdb_idl_txn_commit(op->txn);
+    op->note_key = xstrdup(key);
+    op->note_value = value;
+    if (!note_compose(op, ctx)) {
+        op_destroy(op);
+        return;
+    }
     ovs_list_push_back(&m->ops, &op->node);
 }
 
@@ -522,7 +619,7 @@ migration_busy(const struct migration *m, const char *lport)
 
 /* Starts a transition of 'lsp' and queues it; answers 'conn' (if any)
  * when it commits. */
-static void
+static struct migration_op *
 start_transition(struct migration *m, const struct attach_ctx *ctx,
                  const struct nbrec_logical_switch_port *lsp,
                  enum migration_state to, const char *why,
@@ -545,13 +642,13 @@ start_transition(struct migration *m, const struct attach_ctx *ctx,
     case MIGRATION_COMPLETED:
         op->what = xstrdup("complete");
         op->final = MIGRATION_COMPLETED;
-        migration_log_final(m, ctx, lsp, MIGRATION_COMPLETED);
+        op->record = migration_final_create(lsp, MIGRATION_COMPLETED);
         migration_txn_complete(lsp);
         break;
     case MIGRATION_ROLLED_BACK:
         op->what = xasprintf("rollback (%s)", why);
         op->final = MIGRATION_ROLLED_BACK;
-        migration_log_final(m, ctx, lsp, MIGRATION_ROLLED_BACK);
+        op->record = migration_final_create(lsp, MIGRATION_ROLLED_BACK);
         migration_txn_rollback(lsp, why);
         break;
     case MIGRATION_NONE:
@@ -561,25 +658,57 @@ start_transition(struct migration *m, const struct attach_ctx *ctx,
     }
     ovsdb_idl_txn_commit(op->txn);
     ovs_list_push_back(&m->ops, &op->node);
+    return op;
 }
 
-/* Polls the transactions in flight; returns true if one finished. */
+/* Polls the transactions in flight; returns true if one finished.  What a
+ * transition records (log, metrics, history) and its 'done' callback happen
+ * here, once its transaction committed, and only then. */
 static bool
-run_ops(struct migration *m)
+run_ops(struct migration *m, const struct attach_ctx *ctx)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
     struct migration_op *op;
     bool finished = false;
 
     LIST_FOR_EACH_SAFE (op, node, &m->ops) {
+        if (!op->txn) {
+            /* A note waiting for Northbound to change before its retry. */
+            if (!ctx->nb_idl || !ovsdb_idl_is_connected(ctx->nb_idl)
+                || ovsdb_idl_get_seqno(ctx->nb_idl) == op->composed_seqno) {
+                continue;
+            }
+            if (!note_compose(op, ctx)) {
+                ovs_list_remove(&op->node);
+                op_destroy(op);
+                finished = true;
+                continue;
+            }
+        }
         enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit(op->txn);
         if (status == TXN_INCOMPLETE) {
             continue;
         }
         bool ok = status == TXN_SUCCESS || status == TXN_UNCHANGED;
         if (!ok) {
-            VLOG_WARN_RL(&rl, "%s: migration %s failed: %s", op->lport,
-                         op->what, ovsdb_idl_txn_status_to_string(status));
+            VLOG_WARN_RL(&rl, "%s: migration %s failed: %s%s", op->lport,
+                         op->what, ovsdb_idl_txn_status_to_string(status),
+                         op->note_key && status == TXN_TRY_AGAIN
+                         ? " (will retry)" : "");
+        }
+        if (!ok && op->note_key && status == TXN_TRY_AGAIN) {
+            /* Again once the database has changed from what the note was
+             * composed from (the change may already be there). */
+            ovsdb_idl_txn_destroy(op->txn);
+            op->txn = NULL;
+            continue;
+        }
+        if (ok) {
+            migration_final_record(m, ctx->metrics, op->record);
+            op->record = NULL;
+            if (op->done) {
+                op->done(op->done_aux, op->lport, op->done_tag);
+            }
         }
         if (op->conn) {
             if (ok) {
@@ -594,7 +723,7 @@ run_ops(struct migration *m)
         }
         ovs_list_remove(&op->node);
         op_destroy(op);
-        /* A transaction that must be tried again is, but only once the
+        /* A transition that must be tried again is, but only once the
          * database has changed (a reconnection to a new Raft leader
          * changes it): retrying at once would spin while the IDL is
          * between servers. */
@@ -734,7 +863,7 @@ can_scan(const struct attach_ctx *ctx)
 void
 migration_run(struct migration *m, const struct attach_ctx *ctx)
 {
-    bool op_finished = run_ops(m);
+    bool op_finished = run_ops(m, ctx);
 
     if (!can_scan(ctx)) {
         return;
@@ -826,7 +955,9 @@ migration_wait(struct migration *m, const struct attach_ctx *ctx)
     struct migration_op *op;
 
     LIST_FOR_EACH (op, node, &m->ops) {
-        ovsdb_idl_txn_wait(op->txn);
+        if (op->txn) {
+            ovsdb_idl_txn_wait(op->txn);
+        }
     }
     if (!can_scan(ctx)) {
         return;
@@ -883,12 +1014,11 @@ migration_unixctl_list(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
-/* ovn-lm/migration-events LPORT: the port's last migration as a JSON array
- * of {"t": seconds since the epoch, "label": ...}, the format
- * ovn-lm-probe --events reads. */
-static void
-migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
-                         const char *argv[], void *m)
+/* Formats the last migration that 'ids' (a logical port's external_ids)
+ * records as a JSON array of {"t": seconds since the epoch, "label": ...},
+ * the format ovn-lm-probe --events reads (ovn-lm/migration-events). */
+void
+migration_format_events(const struct smap *ids, struct ds *s)
 {
     static const struct {
         const char *key;
@@ -899,6 +1029,32 @@ migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
         { MIGRATION_KEY_T_ACT, "activated (RARP)" },
         { MIGRATION_KEY_T_END, NULL },
     };
+    const char *state = smap_get_def(ids, MIGRATION_KEY_STATE, "");
+    bool rolled_back = !strcmp(state, state_names[MIGRATION_ROLLED_BACK]);
+
+    ds_put_char(s, '[');
+    bool first = true;
+    for (size_t i = 0; i < ARRAY_SIZE(events); i++) {
+        long long int t = time_from_ids(ids, events[i].key, "events");
+        if (!t) {
+            continue;
+        }
+        const char *label = events[i].label;
+        if (!label) {
+            label = rolled_back ? "rolled back" : "completed";
+        }
+        ds_put_format(s, "%s{\"t\": %lld.%03lld, \"label\": \"%s\"}",
+                      first ? "" : ", ", t / 1000, t % 1000, label);
+        first = false;
+    }
+    ds_put_cstr(s, "]\n");
+}
+
+/* ovn-lm/migration-events LPORT: migration_format_events() of the port. */
+static void
+migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                         const char *argv[], void *m)
+{
     const struct attach_ctx *ctx = unixctl_ctx(m, conn);
     struct ds s = DS_EMPTY_INITIALIZER;
 
@@ -911,35 +1067,21 @@ migration_unixctl_events(struct unixctl_conn *conn, int argc OVS_UNUSED,
         unixctl_command_reply_error(conn, "no such logical port");
         return;
     }
-    ds_put_char(&s, '[');
-    bool first = true;
-    for (size_t i = 0; i < ARRAY_SIZE(events); i++) {
-        long long int t = get_time_key(lsp, events[i].key);
-        if (!t) {
-            continue;
-        }
-        const char *label = events[i].label;
-        if (!label) {
-            label = (migration_get_state(lsp) == MIGRATION_ROLLED_BACK
-                     ? "rolled back" : "completed");
-        }
-        ds_put_format(&s, "%s{\"t\": %lld.%03lld, \"label\": \"%s\"}",
-                      first ? "" : ", ", t / 1000, t % 1000, label);
-        first = false;
-    }
-    ds_put_cstr(&s, "]\n");
+    migration_format_events(&lsp->external_ids, &s);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
 
 /* Completes or rolls back the migration of 'lport' ('to'), as the
  * control commands and Kubernetes ask.  Returns 0 if the transition is on
- * its way (then 'conn', if nonnull, is answered when it commits), else an
+ * its way (then 'conn', if nonnull, is answered and 'done', if nonnull,
+ * is called with 'aux' and 'tag' when it commits), else an
  * errno value and a message in '*errorp'. */
 int
 migration_request(struct migration *m, const struct attach_ctx *ctx,
                   const char *lport, enum migration_state to,
                   const char *why, struct unixctl_conn *conn,
+                  migration_done_func *done, void *aux, int tag,
                   char **errorp)
 {
     ovs_assert(to == MIGRATION_COMPLETED || to == MIGRATION_ROLLED_BACK);
@@ -956,7 +1098,10 @@ migration_request(struct migration *m, const struct attach_ctx *ctx,
         *errorp = xstrdup("a transition is already in flight; try again");
         return EAGAIN;
     }
-    start_transition(m, ctx, lsp, to, why, conn);
+    struct migration_op *op = start_transition(m, ctx, lsp, to, why, conn);
+    op->done = done;
+    op->done_aux = aux;
+    op->done_tag = tag;
     return 0;
 }
 
@@ -968,7 +1113,7 @@ migration_unixctl_transition(struct migration *m, struct unixctl_conn *conn,
     char *error;
 
     if (ctx && migration_request(m, ctx, lport, to, "requested", conn,
-                                 &error)) {
+                                 NULL, NULL, 0, &error)) {
         unixctl_command_reply_error(conn, error);
         free(error);
     }

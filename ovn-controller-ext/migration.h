@@ -28,9 +28,11 @@
 struct attach_ctx;
 struct cni_request;
 struct ds;
+struct metrics;
 struct migration;
 struct nbrec_logical_switch_port;
 struct sbrec_port_binding;
+struct smap;
 struct unixctl_conn;
 
 #define MIGRATION_KEY_MIGRATABLE "ovn-lm/live-migration"
@@ -83,6 +85,9 @@ bool migration_is_target(const struct nbrec_logical_switch_port *,
                          const char *container_id, const char *ifname);
 const char *migration_stale_activation(const struct sbrec_port_binding *);
 long long int migration_wall_ms(void);
+void migration_format_events(const struct smap *external_ids, struct ds *);
+long long int migration_get_time_key(const struct nbrec_logical_switch_port *,
+                                     const char *key);
 
 /* Transaction builders: each modifies 'lsp' in the IDL transaction that
  * is open on its database. */
@@ -106,13 +111,24 @@ void migration_note(struct migration *, const char *lport, const char *key,
                     long long int value);
 void migration_watch_auto_rarp(struct migration *, const char *lport,
                                const char *netns);
-void migration_log_final(struct migration *, const struct attach_ctx *,
-                         const struct nbrec_logical_switch_port *,
-                         enum migration_state final);
+
+/* The record of a migration's end (log line, metrics, ovn-lm/migrations
+ * history), composed with the final transaction and kept only once that
+ * transaction commits. */
+struct migration_final;
+struct migration_final *migration_final_create(
+    const struct nbrec_logical_switch_port *, enum migration_state final);
+void migration_final_record(struct migration *, struct metrics *,
+                            struct migration_final *);
+void migration_final_destroy(struct migration_final *);
+
+/* Called once a transition migration_request() started has committed. */
+typedef void migration_done_func(void *aux, const char *lport, int tag);
 
 int migration_request(struct migration *, const struct attach_ctx *,
                       const char *lport, enum migration_state to,
                       const char *why, struct unixctl_conn *,
+                      migration_done_func *, void *aux, int tag,
                       char **errorp);
 bool migration_busy(const struct migration *, const char *lport);
 size_t migration_n_pending(const struct migration *);

@@ -675,8 +675,7 @@ ext_unixctl_sweep(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   const char *argv[] OVS_UNUSED, void *d_)
 {
     struct ext_daemon *d = d_;
-    attach_sweep(d->attach);
-    unixctl_command_reply(conn, NULL);
+    attach_sweep(d->attach, conn);  /* Answers once the sweep is done. */
 }
 
 static void
@@ -826,9 +825,11 @@ parse_options(int argc, char *argv[], struct ext_options *o)
         case OPT_MIGRATION_TIMEOUT: {
             char *end;
             double secs = strtod(optarg, &end);
-            if (*end || secs < 0) {
+            /* Also refuses nan, inf and what would not fit in the ms
+             * count (undefined on conversion). */
+            if (*end || end == optarg || !(secs >= 0 && secs <= 86400)) {
                 ovs_fatal(0, "--migration-timeout: \"%s\" is not a number "
-                          "of seconds", optarg);
+                          "of seconds from 0 to 86400", optarg);
             }
             o->migration_timeout_ms = secs * 1000;
             break;

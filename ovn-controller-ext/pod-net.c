@@ -41,8 +41,6 @@
 
 VLOG_DEFINE_THIS_MODULE(pod_net);
 
-static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
-
 /* Replies to a dump come in skbs of up to 32 kB; a smaller buffer would
  * truncate them. */
 #define POD_NET_NL_BUFSIZE 32768
@@ -163,6 +161,9 @@ pod_net_attr_cb(const struct nlattr *attr, void *parse_)
                   ? mnl_attr_validate2(attr, p->type, p->len)
                   : mnl_attr_validate(attr, p->type));
     if (retval < 0) {
+        /* One limiter per kind of message: a flood of one kind must not
+         * silence the others. */
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
         VLOG_WARN_RL(&rl, "netlink attribute %"PRIu16" malformed: %s",
                      type, ovs_strerror(errno));
         return MNL_CB_ERROR;
@@ -1400,6 +1401,7 @@ pod_net_add(const struct pod_net_spec *spec, struct pod_net_state *state,
                                       host_ifindex ? NULL : spec->host_ifname,
                                       host_ifindex);
         if (error2 && error2 != ENODEV) {
+            static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
             VLOG_WARN_RL(&rl, "%s: undo failed, link %s left behind: %s",
                          spec->host_ifname, spec->host_ifname,
                          ovs_strerror(error2));
@@ -1437,6 +1439,7 @@ pod_net_del_veth(struct pod_net_ns *ns, const char *name, bool *deletedp,
 
     if (strcmp(link.kind, "veth")) {
         /* Not something we made: leave it. */
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
         VLOG_WARN_RL(&rl, "link %s in %s is a %s, not a veth: not deleting "
                      "it", name, pod_net_ns_name(ns),
                      link.kind[0] ? link.kind : "device of unknown kind");

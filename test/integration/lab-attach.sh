@@ -56,13 +56,26 @@ t_check "... record included" [ -e "$LAB_DIR/cni-state/ovnlm/cid-a:eth0" ]
 
 # --- Metrics -----------------------------------------------------------------
 t_begin metrics
-t_check "ADDs counted by command and result" \
-    [ "$(metric 1 'ovn_lm_cni_requests_total{command="ADD",result="success"}')" = 1 ]
-t_check "the ADD latency histogram adds up" \
-    [ "$(metric 1 'ovn_lm_cni_request_duration_seconds_count{command="ADD",result="success"}')" = \
-      "$(metric 1 'ovn_lm_cni_request_duration_seconds_bucket{command="ADD",result="success",le="+Inf"}')" ]
-t_check "errors counted (the two failed CHECKs)" \
-    [ "$(metric 1 'ovn_lm_cni_requests_total{command="CHECK",result="error"}')" = 2 ]
+# The exposition as a whole: HELP/TYPE for every family, cumulative
+# buckets ending in +Inf == _count, _sum, no duplicate series.
+for n in 1 2 3; do
+    problems=$(metrics "$n" | python3 "$TEST_HERE/check-metrics.py" 2>&1)
+    t_check "chassis $n's metrics are well-formed${problems:+: $problems}" [ -z "$problems" ]
+done
+# Exact counts after the sequence above on chassis 1: ADD a, the refused
+# re-ADD; CHECKs: healthy, MTU changed, not installed, untouched.
+for want in 'requests_total{command="ADD",result="success"} 1' \
+            'requests_total{command="ADD",result="error"} 1' \
+            'requests_total{command="CHECK",result="success"} 2' \
+            'requests_total{command="CHECK",result="error"} 2' \
+            'requests_total{command="DEL",result="success"} 0' \
+            'request_duration_seconds_count{command="ADD",result="success"} 1' \
+            'request_duration_seconds_count{command="ADD",result="error"} 1' \
+            'request_duration_seconds_count{command="CHECK",result="success"} 2' \
+            'request_duration_seconds_count{command="CHECK",result="error"} 2'; do
+    got=$(metric 1 "ovn_lm_cni_${want% *}")
+    t_check "ovn_lm_cni_${want% *} is ${want##* } (got ${got:-none})" [ "$got" = "${want##* }" ]
+done
 t_check "databases reported connected" \
     [ "$(metric 3 'ovn_lm_database_connected{database="OVN_Northbound"}')" = 1 ]
 t_check "current ports gauge" [ "$(metric 3 ovn_lm_ports)" = 1 ]
@@ -83,9 +96,31 @@ cni_run DEL cid-b "/run/netns/$(lab_ns_pod b)" eth0 "" "$(cni_conf 2)"
 t_check "DEL after the netns vanished succeeds" [ "$CNI_RC" = 0 ]
 t_check "logical port of b is gone" [ -z "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=default_b)" ]
 t_check "OVS port of b is gone" [ -z "$(lab_vsctl 2 list-ports br-int | grep '^lm')" ]
-cni_run DEL never-added eth0 "" "" "$(cni_conf 3)"
+cni_run DEL never-added "" eth0 "" "$(cni_conf 3)"
+t_check "DEL of something never added, with no netns, succeeds" [ "$CNI_RC" = 0 ]
 cni_run DEL never-added "/run/netns/nope" eth0 "" "$(cni_conf 3)"
-t_check "DEL of something never added succeeds" [ "$CNI_RC" = 0 ]
+t_check "DEL of something never added, with a netns that is gone, succeeds" [ "$CNI_RC" = 0 ]
+
+# --- A kubelet retrying a failing ADD ------------------------------------------
+# The kubelet retries a failing ADD for as long as the pod exists: the
+# daemon's warning about it is rate-limited (a burst of 20, then 10 a
+# minute: the 60 tries take well under a minute).
+t_begin log-flood
+flood_ns=$(lab_pod_netns flood)
+flood_conf=$(cni_conf 3 '{"logicalSwitch": "no-such-switch"}')
+flood_log=$LAB_DIR/h3/ovn-controller-ext.log
+flood_lines() { grep -c 'ADD cid-flood/eth0 failed' "$flood_log"; }
+codes=""
+for ((i = 0; i < 60; i++)); do
+    cni_run ADD cid-flood "$flood_ns" eth0 "K8S_POD_NAMESPACE=default;K8S_POD_NAME=flood" "$flood_conf"
+    codes+=" $(cni_code)"
+done
+t_check "each of the 60 failing ADDs answers error 7" \
+    [ "$(tr ' ' '\n' <<<"$codes" | sort -u | tr -d '\n')" = 7 ]
+n=$(flood_lines)
+t_check "... and the daemon logged it 1 to 30 times, not 60 (got $n)" \
+    [ "$n" -ge 1 -a "$n" -le 30 ]
+lab_pod_netns_del flood
 
 # --- GC ---------------------------------------------------------------------
 t_begin gc
@@ -134,9 +169,18 @@ gone() {
         [ ! -e "$LAB_DIR/cni-state/ovnlm/cid-s1:eth0" ]
 }
 t_check "the restarted daemon sweeps its port, OVS port and record" lab_wait 5 "sweep" gone
+# ovn-lm/sweep answers once its job is done: its effect is there when it
+# returns, with no wait.
 cni_add_pod 2 s2 >/dev/null || t_fail "ADD s2"
-ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/sweep >/dev/null
-sleep 0.3
+cni_add_pod 2 s3 >/dev/null && S3_HOST=$(json_get "$CNI_OUT" 'j["interfaces"][0]["name"]') || t_fail "ADD s3"
+lab_pod_netns_del s3
+swept=$(ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/sweep)
+t_check "ovn-lm/sweep reports what it removed ($swept)" [ "$swept" = "1 attachment(s) removed" ]
+t_check "... the logical port of the vanished pod is gone when it returns" \
+    [ -z "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=default_s3)" ]
+s3_ovs_gone() { ! lab_vsctl 2 list-ports br-int | grep -qx "${S3_HOST:-x}"; }
+t_check "... and its OVS port" s3_ovs_gone
+t_check "... and its record" [ ! -e "$LAB_DIR/cni-state/ovnlm/cid-s3:eth0" ]
 t_check "a sweep leaves live pods alone" [ -n "$(lab_nbctl --bare --columns=name find Logical_Switch_Port name=default_s2)" ]
 cni_run DEL cid-s2 "/run/netns/$(lab_ns_pod s2)" eth0 "" "$(cni_conf 2)"
 

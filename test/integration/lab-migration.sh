@@ -32,6 +32,12 @@ t_check "requested-chassis lists source then target" \
 t_check "activation-strategy=rarp" [ "$(lsp_opt vm1 activation-strategy)" = rarp ]
 t_check "the target is blocked before any RARP" target_blocked c-dst "$CLIENT_IP"
 t_check "the source still answers" pod_ping client "$VM1_IP"
+t_check "... and reaches the client itself, with the same address" pod_ping c-src "$CLIENT_IP"
+# target_blocked is not fooled by a pod that is merely broken.
+not_blocked() { ! target_blocked "$@" 2>/dev/null; }
+ip -n "$(lab_ns_pod c-dst)" link set eth0 down
+t_check "target_blocked refuses a target whose eth0 is down" not_blocked c-dst "$CLIENT_IP"
+ip -n "$(lab_ns_pod c-dst)" link set eth0 up
 cni_run DEL cid-c-dst "/run/netns/$(lab_ns_pod c-dst)" eth0 "" "$(cni_conf 2)"
 t_check "target DEL succeeds" [ "$CNI_RC" = 0 ]
 t_check "state rolled-back" [ "$(mig_state vm1)" = rolled-back ]
@@ -39,6 +45,7 @@ t_check "requested-chassis is the source alone" [ "$(lsp_opt vm1 requested-chass
 t_check "activation-strategy removed" [ -z "$(lsp_opt vm1 activation-strategy)" ]
 t_check "the logical port survives" lsp_exists vm1
 t_check "the source still answers after rollback" pod_ping client "$VM1_IP"
+t_check "... and reaches the client itself" pod_ping c-src "$CLIENT_IP"
 t_check "ovn-lm/migrations tells the rollback" bash -c \
     "ovs-appctl -t $LAB_H2_DAEMON_CTL ovn-lm/migrations | grep -q 'default_vm1 .*rolled back'"
 
@@ -56,6 +63,7 @@ for hop in 1 2 3 4; do
     send_rarp "$to" vm1
     t_check "hop $hop: activated on chassis $to" wait_state vm1 activated
     t_check "hop $hop: target answers once activated" pod_ping client "$VM1_IP"
+    t_check "hop $hop: the once-blocked target reaches the client" pod_ping "$pod" "$CLIENT_IP"
     cni_run DEL "cid-$prev" "/run/netns/$(lab_ns_pod "$prev")" eth0 "" "$(cni_conf "$from")"
     t_check "hop $hop: source DEL succeeds" [ "$CNI_RC" = 0 ]
     t_check "hop $hop: completed, requested-chassis=$to" \
@@ -179,6 +187,149 @@ cni_run DEL cid-f2-dst "/run/netns/$(lab_ns_pod f2-dst)" eth0 "" "$(cni_conf 2)"
 t_check "source DEL completes" [ "$(mig_state vm2)" = completed ]
 t_check "vm2 reachable on chassis 1" pod_ping client "${VM2_IP:-x}"
 
+# --- A transition whose transaction must be tried again -----------------------
+# Northbound stops while the completion is in flight and dies before reading
+# it: the daemon sees "try again" and nothing committed.  The retried
+# completion is then the one and only completion: counted once in the
+# metrics, once in ovn-lm/migrations.
+t_begin try-again
+nb_pidfile=$(lab_var LAB_CENTRAL_DIR)/ovsdb-nb.pid
+nb_freeze() {       # Northbound stops reading: transactions stay in flight
+    nb_pid=$(cat "$nb_pidfile")
+    mapfile -d '' nb_argv <"/proc/$nb_pid/cmdline"
+    mapfile -d '' nb_envv <"/proc/$nb_pid/environ"
+    kill -STOP "$nb_pid"
+}
+nb_kill_restart() { # ... and dies without reading them, then comes back
+    local i
+    kill -KILL "$nb_pid"
+    for ((i = 0; i < 100; i++)); do
+        lab_pid_alive "$nb_pid" || break
+        sleep 0.05
+    done
+    ip netns exec "$(lab_var LAB_CENTRAL_NETNS)" env -i "${nb_envv[@]}" \
+        "${nb_argv[@]}" >/dev/null 2>&1
+}
+completed_sum() {
+    local n sum=0
+    for n in 1 2 3; do
+        sum=$((sum + $(metric "$n" 'ovn_lm_migrations_total{outcome="completed"}')))
+    done
+    echo "$sum"
+}
+history_lines() {   # history_lines VM: "finished here" lines of chassis 1..3
+    local n
+    for n in 1 2 3; do
+        ovs-appctl -t "$(lab_var "LAB_H${n}_DAEMON_CTL")" ovn-lm/migrations
+    done | grep -c "^  default_$1 .* completed: "
+}
+vm_add 1 vm4 r-src >/dev/null && VM4_IP=$POD_IP || t_fail "ADD vm4 source"
+src_addr=$(json_get "${CNI_OUT:-{\}}" 'j["ips"][0]["address"]')
+# A stored prefix length that is not one is ignored (it was read with
+# atoi(): "abc" gave the target a /0).
+lab_nbctl set Logical_Switch_Port default_vm4 'external_ids:"ovn-lm/prefix-len"=abc'
+vm_add 2 vm4 r-dst >/dev/null || t_fail "ADD vm4 target"
+dst_addr=$(json_get "${CNI_OUT:-{\}}" 'j["ips"][0]["address"]')
+t_check "a garbage stored prefix length is ignored (target $dst_addr, source $src_addr)" \
+    [ "$dst_addr" = "$src_addr" ]
+send_rarp 2 vm4
+wait_state vm4 activated || t_fail "vm4 not activated"
+before=$(completed_sum)
+nb_freeze
+timeout 20 ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/migration-complete \
+    default_vm4 >"$LAB_DIR/try-again.out" 2>&1 &
+appctl=$!
+sleep 0.5
+nb_kill_restart
+wait "$appctl"
+rc=$?
+t_check "the completion in flight when Northbound died fails (rc $rc: $(cat "$LAB_DIR/try-again.out"))" \
+    [ "$rc" != 0 ]
+t_check "... and was not committed" [ "$(mig_state vm4)" = activated ]
+nb_up() {
+    ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/connection-status |
+        grep -q 'OVN_Northbound: connected'
+}
+lab_wait 20 "Northbound reconnection" nb_up || t_fail "chassis 2 not reconnected"
+got=$(completed_sum)
+t_check "a failed completion is not counted (completed $before -> $got)" \
+    [ "$got" = "$before" ]
+t_check "... nor recorded as finished ($(history_lines vm4) lines)" \
+    [ "$(history_lines vm4)" = 0 ]
+ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/migration-complete default_vm4 \
+    >/dev/null
+t_check "the retried completion commits" [ "$(mig_state vm4)" = completed ]
+got=$(completed_sum)
+t_check "completion counted exactly once (completed $before -> $got)" \
+    [ "$got" = $((before + 1)) ]
+t_check "... and recorded once in ovn-lm/migrations ($(history_lines vm4) lines)" \
+    [ "$(history_lines vm4)" = 1 ]
+t_check "vm4 reachable on chassis 2" pod_ping client "${VM4_IP:-x}"
+# Timeline keys that are not times are ignored, not read as a prefix.
+lab_nbctl set Logical_Switch_Port default_vm4 \
+    'external_ids:"ovn-lm/migration-t-activated"="12junk"' \
+    'external_ids:"ovn-lm/migration-t-duplicating"="-5"'
+timeline=$(ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/migrations | grep '^default_vm4 ')
+t_check "garbage timeline keys are not shown as times ($timeline)" \
+    bash -c "! grep -q -e 'activated=' -e 'duplicating=' <<<'$timeline'"
+events=$(ovs-appctl -t "$LAB_H2_DAEMON_CTL" ovn-lm/migration-events default_vm4)
+t_check "... nor as events ($events)" \
+    bash -c "! grep -q -e 'activated (RARP)' -e 'duplication on' <<<'$events'"
+
+# The target's note of when duplication began is written while Northbound
+# is frozen, and Northbound dies before reading it: the daemon must write
+# it again once Northbound is back (a lost note loses the prepare time and
+# the MigrationPrepared Event).  ovn-controller on the target is held until
+# Northbound is frozen, so that the ADD's own transaction commits first.
+ctl_pid=$(cat "$LAB_DIR/h2/ovn-controller.pid")
+vm_add 1 vm5 n-src >/dev/null || t_fail "ADD vm5 source"
+kill -STOP "$ctl_pid"
+vm_add 2 vm5 n-dst >"$LAB_DIR/note-add.out" 2>&1 &
+adder=$!
+wait_state vm5 prepared || t_fail "vm5 not prepared"
+sleep 0.3
+nb_freeze
+kill -CONT "$ctl_pid"
+wait "$adder"
+t_check "the target ADD succeeds while Northbound is frozen" [ $? = 0 ]
+sleep 0.3
+nb_kill_restart
+t_dup() { [ -n "$(lsp_ext vm5 ovn-lm/migration-t-duplicating)" ]; }
+t_check "the duplication time lost with Northbound is written again" \
+    lab_wait 15 "ovn-lm/migration-t-duplicating" t_dup
+t_check "... and shows in ovn-lm/migrations" bash -c \
+    "ovs-appctl -t $LAB_H2_DAEMON_CTL ovn-lm/migrations | grep -q 'default_vm5 .*duplicating=+'"
+
+# The same for a completion by the source's DEL (attach.c's teardown): the
+# DEL whose Northbound transaction is lost fails and counts nothing; its
+# retry completes, counted once.
+send_rarp 2 vm5
+wait_state vm5 activated || t_fail "vm5 not activated"
+before=$(completed_sum)
+nb_freeze
+cni_run DEL cid-n-src "/run/netns/$(lab_ns_pod n-src)" eth0 "" "$(cni_conf 1)" &
+deleter=$!
+sleep 0.5
+nb_kill_restart
+wait "$deleter"
+lab_wait 20 "Northbound reconnection" nb_up || t_fail "chassis 2 not reconnected"
+t_check "the source DEL whose transaction was lost did not complete" \
+    [ "$(mig_state vm5)" = activated ]
+got=$(completed_sum)
+t_check "... and is not counted (completed $before -> $got, $(history_lines vm5) history lines)" \
+    [ "$got/$(history_lines vm5)" = "$before/0" ]
+nb_up1() {
+    ovs-appctl -t "$LAB_H1_DAEMON_CTL" ovn-lm/connection-status |
+        grep -q 'OVN_Northbound: connected'
+}
+lab_wait 20 "Northbound reconnection" nb_up1 || t_fail "chassis 1 not reconnected"
+cni_run DEL cid-n-src "/run/netns/$(lab_ns_pod n-src)" eth0 "" "$(cni_conf 1)"
+t_check "the retried source DEL succeeds and completes" \
+    [ "$CNI_RC/$(mig_state vm5)" = 0/completed ]
+got=$(completed_sum)
+t_check "... counted exactly once (completed $before -> $got, $(history_lines vm5) history lines)" \
+    [ "$got/$(history_lines vm5)" = "$((before + 1))/1" ]
+
 # --- Metrics ---------------------------------------------------------------------
 t_begin metrics
 done=0
@@ -194,7 +345,7 @@ t_check "activation phase observed" \
 
 # --- Nothing left -------------------------------------------------------------
 t_begin leaks
-for p in client "$prev" a2-dst f3-dst; do
+for p in client "$prev" a2-dst f3-dst r-src r-dst n-dst n-src; do
     n=$(lab_pod_chassis "$p")
     cni_run DEL "cid-$p" "/run/netns/$(lab_ns_pod "$p")" eth0 "" "$(cni_conf "$n")"
 done

@@ -58,9 +58,40 @@ send_rarp() {
         "default_$2" >/dev/null
 }
 
-# target_blocked POD IP: the blocked target cannot reach IP (its frames are
-# dropped until activation).
+# target_blocked POD IP: the blocked target cannot reach IP, and not
+# because the pod is broken: its eth0 is up with an address, and its frames
+# (ARP, ping) do reach its port on br-int -- the host end of its veth
+# receives them while it pings -- so that it is OVN that drops them until
+# activation.  Says why on stderr when it fails.
 target_blocked() {
-    ! ip netns exec "$(lab_ns_pod "$1")" ping -c 1 -W 1 -q "$2" \
-        >/dev/null 2>&1
+    local ns n iface chassis_ns before after
+    ns=$(lab_ns_pod "$1")
+    if ! ip -n "$ns" -j addr show eth0 up | grep -q '"local":"[0-9]'; then
+        echo "target_blocked: $1's eth0 is down or has no IPv4 address" >&2
+        return 1
+    fi
+    for ((n = 1; n <= LAB_CHASSIS; n++)); do
+        iface=$(lab_vsctl "$n" --bare --columns=name find Interface \
+            "external_ids:\"ovn-lm/netns\"=\"/run/netns/$ns\"")
+        [ -n "$iface" ] && break
+    done
+    if [ -z "$iface" ]; then
+        echo "target_blocked: no OVS port holds $1's veth" >&2
+        return 1
+    fi
+    chassis_ns=$(lab_var "LAB_H${n}_NETNS")
+    rx_packets() {
+        ip -n "$chassis_ns" -s -j link show "$iface" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'
+    }
+    before=$(rx_packets)
+    if ip netns exec "$ns" ping -c 2 -i 0.3 -W 1 -q "$2" >/dev/null 2>&1; then
+        echo "target_blocked: $1 reached $2" >&2
+        return 1
+    fi
+    after=$(rx_packets)
+    if ! [ "$after" -gt "$before" ]; then
+        echo "target_blocked: $1's frames never reached br-int ($iface rx $before -> $after)" >&2
+        return 1
+    fi
 }

@@ -1,12 +1,16 @@
 /*
  * test-probe-events.c: the events file of ovn-lm-probe (probe-events).
  */
+#include <config.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "migration.h"
+#include "openvswitch/dynamic-string.h"
 #include "probe-events.h"
+#include "smap.h"
 #include "test.h"
 
 #define T_NS INT64_C(1732228201000000000)
@@ -133,27 +137,67 @@ test_precision(void)
     TEST_CHECK(got - want < 300 && want - got < 300);
     probe_events_destroy(&events);
 
-    /* What ovn-controller-ext's ovn-lm/migration-events prints. */
-    test_case("the daemon's migration-events reply");
-    text = "[{\"t\": 1732228201.123, \"label\": \"target ADD\"}, "
-           "{\"t\": 1732228201.150, \"label\": \"duplication on\"}, "
-           "{\"t\": 1732228201.300, \"label\": \"activated (RARP)\"}, "
-           "{\"t\": 1732228202.000, \"label\": \"completed\"}]\n";
-    TEST_EQ_INT(probe_events_parse(text, strlen(text), &events, &error), 0);
-    if (TEST_EQ_INT(events.n, 4)) {
-        static const int64_t ms[] = { 123, 150, 300, 1000 };
-        static const char *const labels[] = {
-            "target ADD", "duplication on", "activated (RARP)", "completed",
-        };
+    /* What ovn-controller-ext's ovn-lm/migration-events prints, made by
+     * the daemon's own formatter from a port's external_ids: a change of
+     * either side's format breaks this. */
+    static const struct {
+        const char *state;
+        const char *end_label;
+    } runs[] = {
+        { "completed", "completed" },
+        { "rolled-back", "rolled back" },
+    };
+    for (size_t r = 0; r < 2; r++) {
+        struct smap ids = SMAP_INITIALIZER(&ids);
+        struct ds reply = DS_EMPTY_INITIALIZER;
 
-        for (size_t i = 0; i < 4; i++) {
-            want = T_NS + ms[i] * 1000000;
-            got = events.events[i].t_ns;
-            TEST_CHECK(got - want < 300 && want - got < 300);
-            TEST_EQ_STR(events.events[i].label, labels[i]);
+        test_case(runs[r].state);
+        smap_add(&ids, MIGRATION_KEY_STATE, runs[r].state);
+        smap_add(&ids, MIGRATION_KEY_T_ADD, "1732228201123");
+        smap_add(&ids, MIGRATION_KEY_T_DUP, "1732228201150");
+        smap_add(&ids, MIGRATION_KEY_T_ACT, "1732228201300");
+        smap_add(&ids, MIGRATION_KEY_T_END, "1732228202000");
+        migration_format_events(&ids, &reply);
+        printf("daemon reply (%s): %s", runs[r].state, ds_cstr(&reply));
+        TEST_EQ_INT(probe_events_parse(ds_cstr(&reply), reply.length,
+                                       &events, &error), 0);
+        if (TEST_EQ_INT(events.n, 4)) {
+            static const int64_t ms[] = { 123, 150, 300, 1000 };
+            const char *const labels[] = {
+                "target ADD", "duplication on", "activated (RARP)",
+                runs[r].end_label,
+            };
+
+            for (size_t i = 0; i < 4; i++) {
+                want = T_NS + ms[i] * 1000000;
+                got = events.events[i].t_ns;
+                TEST_CHECK(got - want < 300 && want - got < 300);
+                TEST_EQ_STR(events.events[i].label, labels[i]);
+            }
         }
+        probe_events_destroy(&events);
+        free(error);
+        error = NULL;
+        ds_destroy(&reply);
+        smap_destroy(&ids);
+    }
+
+    /* A migration still prepared: the events so far. */
+    test_case("prepared");
+    struct smap ids = SMAP_INITIALIZER(&ids);
+    struct ds reply = DS_EMPTY_INITIALIZER;
+    smap_add(&ids, MIGRATION_KEY_STATE, "prepared");
+    smap_add(&ids, MIGRATION_KEY_T_ADD, "1732228201000");
+    migration_format_events(&ids, &reply);
+    TEST_EQ_INT(probe_events_parse(ds_cstr(&reply), reply.length, &events,
+                                   &error), 0);
+    TEST_EQ_INT(events.n, 1);
+    if (events.n) {
+        TEST_EQ_STR(events.events[0].label, "target ADD");
     }
     probe_events_destroy(&events);
+    ds_destroy(&reply);
+    smap_destroy(&ids);
 
     /* Not null-terminated: only 'len' bytes count. */
     test_case("length, not the null byte, ends the text");
