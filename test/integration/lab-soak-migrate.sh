@@ -12,8 +12,22 @@
 #   SOAK_OPS=N       steps (default 1000)
 #   SOAK_VMS=N       workloads (default 5)
 #   SOAK_VERBOSE=1   print every step
+#   SOAK_K8S=1       the daemons also watch the Kubernetes API stand-in
+#                    (test/k8s, a test fixture), and its restart is one of
+#                    the faults
 export LAB_CLUSTER=1
 . "$(dirname "$0")/lab-common.sh" "$@"
+
+if [[ ${SOAK_K8S:-0} == 1 ]]; then
+    . "$TEST_HERE/lib-k8s.sh"
+    k8s_up || { t_fail "API stand-in did not start"; t_summary; exit 1; }
+    export LAB_DAEMON_ARGS="--kubeconfig=$K8S_DIR/kubeconfig --node-name={node}"
+    for n in 1 2 3; do
+        lab_daemon_stop "$n"
+        lab_daemon_start "$n" || t_fail "daemon $n with Kubernetes"
+    done
+    export SOAK_K8S_PID=$K8S_PID
+fi
 
 SOAK_SEED=${SOAK_SEED:-$((SRANDOM % 1000000))}
 for v in SOAK_SEED SOAK_OPS SOAK_VMS; do
@@ -25,6 +39,11 @@ if python3 "$TEST_HERE/soak_migrate.py"; then
     T_PASSED=$((T_PASSED + 1))
 else
     T_FAILED=$((T_FAILED + 1))
+fi
+if [[ ${SOAK_K8S:-0} == 1 ]]; then
+    # The soak restarts the stand-in: stop the one that runs now.
+    [[ ! -s $K8S_DIR/standin.pid ]] || K8S_PID=$(cat "$K8S_DIR/standin.pid")
+    k8s_stop
 fi
 left=$(leaks)
 t_check "nothing leaked${left:+: $left}" [ -z "$left" ]

@@ -261,6 +261,27 @@ def fault_ovn_controller(n):
        *argv)
 
 
+K8S = {"pid": int(E.get("SOAK_K8S_PID") or 0)}
+
+
+def fault_api_server():
+    """Restarts the API stand-in (SOAK_K8S=1) with its command line; its
+    state survives, as a real API server's does in etcd."""
+    pid = K8S["pid"]
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        argv = [a.decode() for a in f.read().split(b"\0") if a]
+    os.kill(pid, 15)
+    wait_gone(pid)
+    ready = os.path.join(LAB_DIR, "k8s", "standin.out")
+    p = subprocess.Popen(["ip", "netns", "exec", "%sc" % PREFIX] + argv,
+                         stdout=open(ready, "w"), stderr=subprocess.STDOUT)
+    K8S["pid"] = p.pid
+    with open(os.path.join(LAB_DIR, "k8s", "standin.pid"), "w") as f:
+        f.write("%d\n" % p.pid)
+    wait(lambda: True if "ready" in open(ready).read() else "not ready",
+         10, "the API stand-in's restart")
+
+
 DOWN = []   # (db, member, steps left) killed members to restart
 
 
@@ -436,7 +457,8 @@ def main():
             if r < 0.08:
                 kind = rnd.choice(["daemon-kill", "daemon-term",
                                    "ovn-controller", "nb-leader",
-                                   "sb-leader"])
+                                   "sb-leader"]
+                                  + (["api-server"] if K8S["pid"] else []))
                 n = rnd.randint(1, NCH)
                 what = "%s %s" % (kind, n if "leader" not in kind else "")
                 if kind == "daemon-kill":
@@ -445,6 +467,8 @@ def main():
                     fault_daemon(n, 15)
                 elif kind == "ovn-controller":
                     fault_ovn_controller(n)
+                elif kind == "api-server":
+                    fault_api_server()
                 elif not fault_leader(kind.split("-")[0]):
                     kind, what = "check", "check"
             elif vm.tgt is None:
