@@ -309,45 +309,93 @@ def restart_members(force=False):
 
 # ---- what exists -------------------------------------------------------------
 
-def nb_ports():
-    out = json.loads(sh("ovn-nbctl", "--db=" + NB, "--format=json",
-                        "--columns=name,options,external_ids", "list",
-                        "Logical_Switch_Port"))
-    ports = {}
-    for row in out["data"]:
-        name = row[0]
-        opts = dict(row[1][1])
-        ext = dict(row[2][1])
-        ports[name] = {"rc": opts.get("requested-chassis", ""),
-                       "state": ext.get("ovn-lm/migration", "none")}
-    return ports
+def run_all(cmds):
+    """Runs the commands of the dict 'cmds' (name: argv) at once; returns
+    name: (returncode, stdout).  A ctl tool that found a killed member
+    first ("database connection failed": nothing was sent) runs again."""
+    out = {}
+    todo = dict(cmds)
+    for _ in range(10):
+        procs = {k: subprocess.Popen(v, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+                 for k, v in todo.items()}
+        again = {}
+        for k, p in procs.items():
+            o, e = p.communicate(timeout=60)
+            if "database connection failed" in e:
+                again[k] = todo[k]
+            else:
+                out[k] = (p.returncode, o)
+        if not again:
+            break
+        todo = again
+        time.sleep(0.1)
+    return out
 
 
-def sb_bindings():
-    out = json.loads(sh("ovn-sbctl", "--db=" + SB, "--format=json",
-                        "--columns=logical_port,chassis,additional_chassis",
-                        "list", "Port_Binding"))
-    names = json.loads(sh("ovn-sbctl", "--db=" + SB, "--format=json",
-                          "--columns=_uuid,name", "list", "Chassis"))
-    by_uuid = {r[0][1]: r[1] for r in names["data"]}
+def nbctl(*args):
+    return ["ovn-nbctl", "--db=" + NB, "--format=json"] + list(args)
+
+
+def sbctl(*args):
+    return ["ovn-sbctl", "--db=" + SB, "--format=json"] + list(args)
+
+
+def snapshot(ips):
+    """What exists, gathered at once: NB ports, SB bindings, each
+    chassis's ovn-lm OVS ports and veths, and which IPs answer the
+    client."""
+    cmds = {"nb": nbctl("--columns=name,options,external_ids", "list",
+                        "Logical_Switch_Port"),
+            "pb": sbctl("--columns=logical_port,chassis,additional_chassis",
+                        "list", "Port_Binding"),
+            "ch": sbctl("--columns=_uuid,name", "list", "Chassis")}
+    for n in range(1, NCH + 1):
+        cmds["ovs%d" % n] = ["ovs-vsctl", "--db=unix:%s/h%d/db.sock" %
+                             (LAB_DIR, n), "list-ports", "br-int"]
+        cmds["ip%d" % n] = ["ip", "-n", "%sh%d" % (PREFIX, n), "-o", "link",
+                            "show"]
+    for ip in ips:
+        cmds["ping " + ip] = ["ip", "netns", "exec", pod_ns("client"),
+                              "ping", "-c", "1", "-W", "1", "-q", ip]
+    r = run_all(cmds)
+    for k in ("nb", "pb", "ch"):
+        if r[k][0]:
+            raise Diff("%s: %s failed" % (k, " ".join(cmds[k])))
+    snap = {"nb": {}, "sb": {}, "ovs": {}, "veth": {}, "lost": set()}
+    for row in json.loads(r["nb"][1])["data"]:
+        opts, ext = dict(row[1][1]), dict(row[2][1])
+        snap["nb"][row[0]] = {"rc": opts.get("requested-chassis", ""),
+                              "state": ext.get("ovn-lm/migration", "none")}
+    by_uuid = {x[0][1]: x[1] for x in json.loads(r["ch"][1])["data"]}
 
     def refs(v):
         if v[0] == "uuid":
             return [by_uuid.get(v[1], v[1])]
         return [by_uuid.get(u[1], u[1]) for u in v[1]]
-    return {r[0]: (refs(r[1]), refs(r[2])) for r in out["data"]}
+    for row in json.loads(r["pb"][1])["data"]:
+        snap["sb"][row[0]] = (refs(row[1]), refs(row[2]))
+    for n in range(1, NCH + 1):
+        snap["ovs"][n] = set(x for x in r["ovs%d" % n][1].split()
+                             if x.startswith("lm"))
+        snap["veth"][n] = set(
+            l.split(": ")[1].split("@")[0]
+            for l in r["ip%d" % n][1].splitlines()
+            if l.split(": ")[1].startswith("lm"))
+    snap["lost"] = set(ip for ip in ips if r["ping " + ip][0])
+    return snap
+
+
+def nb_ports():
+    return snapshot([])["nb"]
 
 
 def ovs_ports(n):
-    return set(p for p in sh("ovs-vsctl", "--db=unix:%s/h%d/db.sock" %
-                             (LAB_DIR, n), "list-ports", "br-int").split()
-               if p.startswith("lm"))
+    return snapshot([])["ovs"][n]
 
 
 def veths(n):
-    out = sh("ip", "-n", "%sh%d" % (PREFIX, n), "-o", "link", "show")
-    return set(l.split(": ")[1].split("@")[0] for l in out.splitlines()
-               if l.split(": ")[1].startswith("lm"))
+    return snapshot([])["veth"][n]
 
 
 def records():
@@ -355,79 +403,62 @@ def records():
     return set(os.listdir(d)) if os.path.isdir(d) else set()
 
 
-def pings(ips):
-    """Pings every IP from the client pod at once; returns those that did
-    not answer (three tries while OVN converges)."""
-    lost = set(ips)
-    for _ in range(3):
-        procs = {ip: subprocess.Popen(
-            ["ip", "netns", "exec", pod_ns("client"), "ping", "-c", "1",
-             "-W", "1", "-q", ip], stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL) for ip in lost}
-        lost = set(ip for ip, p in procs.items() if p.wait() != 0)
-        if not lost:
-            break
-    return lost
-
-
-def audit(vms, client_n):
-    """Compares the lab with the model; raises Diff."""
-    t0 = time.monotonic()
-    try:
-        audit_(vms, client_n)
-    finally:
-        STATS["audit_s"] += time.monotonic() - t0
-
-
-def audit_(vms, client_n):
-    def nb_ok():
-        ports = nb_ports()
-        for vm in vms:
-            p = ports.get(vm.lport)
-            want_rc = (chassis_name(vm.loc) if not vm.tgt else
-                       "%s,%s" % (chassis_name(vm.loc), chassis_name(vm.tgt[0])))
-            if p is None:
-                return "%s missing" % vm.lport
-            if (p["rc"], p["state"]) != (want_rc, vm.state):
-                return "%s: requested-chassis=%s state=%s, want %s %s" % (
-                    vm.lport, p["rc"], p["state"], want_rc, vm.state)
-        extra = set(n for n in ports if n.startswith("default_vm")) - \
-            set(vm.lport for vm in vms)
-        return "stray ports %s" % extra if extra else True
-    wait(nb_ok, 10, "Northbound")
-
-    def sb_ok():
-        b = sb_bindings()
-        for vm in vms:
-            got = b.get(vm.lport)
-            want = ([chassis_name(vm.loc)],
-                    [chassis_name(vm.tgt[0])] if vm.tgt else [])
-            if got != want:
-                return "%s bound %s, want %s" % (vm.lport, got, want)
-        return True
-    wait(sb_ok, 15, "Southbound")
-
+def compare(vms, client_n, snap):
+    """The first difference between 'snap' and the model, or None."""
+    for vm in vms:
+        p = snap["nb"].get(vm.lport)
+        want_rc = (chassis_name(vm.loc) if not vm.tgt else
+                   "%s,%s" % (chassis_name(vm.loc), chassis_name(vm.tgt[0])))
+        if p is None:
+            return "Northbound: %s missing" % vm.lport
+        if (p["rc"], p["state"]) != (want_rc, vm.state):
+            return "Northbound: %s requested-chassis=%s state=%s, want " \
+                "%s %s" % (vm.lport, p["rc"], p["state"], want_rc, vm.state)
+    extra = set(n for n in snap["nb"] if n.startswith("default_vm")) - \
+        set(vm.lport for vm in vms)
+    if extra:
+        return "Northbound: stray ports %s" % extra
+    for vm in vms:
+        got = snap["sb"].get(vm.lport)
+        want = ([chassis_name(vm.loc)],
+                [chassis_name(vm.tgt[0])] if vm.tgt else [])
+        if got != want:
+            return "Southbound: %s bound %s, want %s" % (vm.lport, got, want)
     want_pods = {}
     for vm in vms:
         want_pods.setdefault(vm.loc, set()).add(vm.pod)
         if vm.tgt:
             want_pods.setdefault(vm.tgt[0], set()).add(vm.tgt[1])
     want_pods.setdefault(client_n, set()).add("client")
-    n_ports = 0
     for n in range(1, NCH + 1):
-        o, v = ovs_ports(n), veths(n)
+        o, v = snap["ovs"][n], snap["veth"][n]
         if len(o) != len(want_pods.get(n, ())) or o != v:
-            raise Diff("chassis %d: OVS ports %s, veths %s, want %d (%s)" % (
+            return "chassis %d: OVS ports %s, veths %s, want %d (%s)" % (
                 n, sorted(o), sorted(v), len(want_pods.get(n, ())),
-                sorted(want_pods.get(n, ()))))
-        n_ports += len(o)
+                sorted(want_pods.get(n, ())))
     want_rec = set("cid-%s:eth0" % p for s in want_pods.values() for p in s)
     if records() != want_rec:
-        raise Diff("records %s, want %s" % (sorted(records()),
-                                            sorted(want_rec)))
-    lost = pings([vm.ip for vm in vms])
-    if lost:
-        raise Diff("not reachable from the client: %s" % sorted(lost))
+        return "records %s, want %s" % (sorted(records()), sorted(want_rec))
+    if snap["lost"]:
+        return "not reachable from the client: %s" % sorted(snap["lost"])
+    return None
+
+
+def audit(vms, client_n):
+    """Compares the lab with the model, everything gathered at once;
+    while they differ, gathers again (OVN converges: SB follows NB, flows
+    follow SB), up to 15 s; then raises Diff with the difference."""
+    t0 = time.monotonic()
+    try:
+        while True:
+            diff = compare(vms, client_n, snapshot([vm.ip for vm in vms]))
+            if diff is None:
+                return
+            if time.monotonic() - t0 > 15:
+                raise Diff(diff)
+            time.sleep(0.05)
+    finally:
+        STATS["audit_s"] += time.monotonic() - t0
 
 
 # ---- the run -------------------------------------------------------------------
@@ -454,7 +485,7 @@ def main():
         for i in range(1, ops + 1):
             vm = rnd.choice(vms)
             r = rnd.random()
-            if r < 0.08:
+            if r < 0.06:
                 kind = rnd.choice(["daemon-kill", "daemon-term",
                                    "ovn-controller", "nb-leader",
                                    "sb-leader"]
