@@ -95,6 +95,16 @@ def main():
     sys.stdin.readline()
     t_kill = time.time()
     os.kill(pid, signal.SIGKILL)
+    # SIGKILL takes effect when the victim next leaves the kernel: on a
+    # loaded machine it may still send a reply it was preparing.  Act only
+    # once it is dead (gone or a zombie), as a paused VM is.
+    while True:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    break
+        except OSError:
+            break
     act()
     t_act = time.time()
     result = {"t_kill": t_kill, "t_act": t_act}
