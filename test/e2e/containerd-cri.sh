@@ -200,7 +200,7 @@ EOF
     cat >"$d/cni-conf/10-ovn-lm.conflist" <<EOF
 {"cniVersion": "1.0.0", "name": "ovnlm", "plugins": [
   {"type": "ovn-lm", "socket": "$sock", "stateDir": "$LAB_DIR/cni-state",
-   "logicalSwitch": "ls0", "readyTimeout": 10,
+   "logicalSwitch": "ls0", "readyTimeout": 20,
    "capabilities": {"io.kubernetes.cri.pod-annotations": true}}]}
 EOF
     if ctrd_start "$n"; then

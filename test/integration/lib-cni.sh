@@ -52,7 +52,7 @@ t_summary() {
 
 # cni_conf N [JSON-MERGE]: prints a network configuration for chassis N's
 # daemon; JSON-MERGE (an object) overrides or adds keys.  readyTimeout is
-# $CNI_READY_TIMEOUT, default 10.
+# $CNI_READY_TIMEOUT, default 20 (the plugin's own default).
 cni_conf() {
     local n=$1 merge=${2:-'{}'} sock
     sock=$(lab_var "LAB_H${n}_DAEMON_SOCK")
@@ -62,7 +62,7 @@ import os
 conf = {"cniVersion": "1.0.0", "name": "ovnlm", "type": "ovn-lm",
         "socket": sys.argv[1], "stateDir": sys.argv[2],
         "logicalSwitch": "ls0",
-        "readyTimeout": float(os.environ.get("CNI_READY_TIMEOUT", "10"))}
+        "readyTimeout": float(os.environ.get("CNI_READY_TIMEOUT", "20"))}
 conf.update(json.loads(sys.argv[3]))
 print(json.dumps(conf))
 PY
