@@ -105,11 +105,11 @@ echo "NB: $(lab_nbctl --bare --columns=name list Logical_Switch_Port | grep -c .
 cni_add_pod 3 client >/dev/null
 CLIENT_NS=$(lab_ns_pod client)
 
-# Probe and responders send from a SCHED_FIFO thread: on a busy machine
-# the scheduler then delays them less (the same for every phase).
-RT=(--realtime 10)
+# The probe sleeps between sends (no busy wait): on a 2-core machine a
+# spinning prober would take the CPU the datapath needs (every phase alike).
+RT=(--spin-us 0)
 responder() {     # responder POD: starts one, prints its PID
-    "$PROBE" --responder "${RT[@]}" --netns "$(lab_ns_pod "$1")" \
+    "$PROBE" --responder --netns "$(lab_ns_pod "$1")" \
         >/dev/null 2>&1 &
     echo $!
 }
