@@ -72,7 +72,13 @@ cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || :; done
     if [[ -n $OUT ]]; then
-        cp "$LAB_DIR"/h*/ovn-controller-ext.log "$OUT/" 2>/dev/null || :
+        local h
+        for h in 1 2 3; do
+            cp "$LAB_DIR/h$h/ovn-controller-ext.log" \
+                "$OUT/ovn-controller-ext-$h.log" 2>/dev/null || :
+            cp "$LAB_DIR/h$h/ovn-controller.log" \
+                "$OUT/ovn-controller-$h.log" 2>/dev/null || :
+        done
     fi
     "$ROOT/test/lab/lab.sh" down >/dev/null 2>&1 || :
 }
@@ -114,27 +120,51 @@ responder() {     # responder POD: starts one, prints its PID
     echo $!
 }
 
-# record PHASE JSON: appends the probe's longest gap (ms) and lost count.
+# record PHASE BASE EVENT-MS: appends, from the probe's report BASE.json and
+# its probes BASE.csv, the window's longest reply gap (ms) and lost count,
+# then the same within 50 ms before to 250 ms after the phase's event (the
+# moment the daemon acted, EVENT-MS, wall clock).
 record() {
-    python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-g = d.get("downtime") or {"duration_ms": 0}
-print("%s %d" % (g["duration_ms"], d.get("lost", 0)))' "$2" >>"$WORK/$1"
+    python3 - "$2" "$3" >>"$WORK/$1" <<'PY'
+import csv, json, sys
+base, ev = sys.argv[1], float(sys.argv[2]) * 1e6
+d = json.load(open(base + ".json"))
+g = (d.get("downtime") or {}).get("duration_ms", 0)
+lo, hi = ev - 50e6, ev + 250e6
+lost, rx = 0, []
+with open(base + ".csv") as f:
+    for r in csv.reader(f):
+        if not r or not r[0].isdigit():
+            continue
+        if r[2]:
+            rx.append(int(r[2]))
+        elif lo <= int(r[1]) <= hi:
+            lost += 1
+rx.sort()
+gap = max([(b - a) / 1e6 for a, b in zip(rx, rx[1:]) if b >= lo and a <= hi]
+          or [0.0])
+print("%s %d %.3f %d" % (g, d.get("lost", 0), gap, lost))
+PY
 }
 
-# probe_around PHASE IP CMD...: probes IP for WINDOW seconds and runs CMD
-# 0.4 s in; records the phase's figures.
+# probe_around PHASE IP EVENT CMD...: probes IP for WINDOW seconds and runs
+# CMD 0.4 s in; records the phase's figures.  EVENT: the port's
+# external_ids key with the time the daemon acted, or "-" for when CMD ran.
 probe_around() {
-    local phase=$1 ip=$2 n=$((++PROBES)) probe
-    shift 2
+    local phase=$1 ip=$2 event=$3 n=$((++PROBES)) probe t
+    shift 3
     "$PROBE" --netns "$CLIENT_NS" "${RT[@]}" --rate "$RATE" \
-        --duration "$WINDOW" --quiet --json "$WORK/$phase-$n.json" "$ip" &
+        --duration "$WINDOW" --quiet --json "$WORK/$phase-$n.json" \
+        --raw "$WORK/$phase-$n.csv" "$ip" &
     probe=$!
     sleep 0.4
+    t=$(lab_now_ms)
     "$@"
     wait "$probe" || :
-    record "$phase" "$WORK/$phase-$n.json"
+    if [[ $event != - ]]; then
+        t=$(lsp_ext wl "$event")
+    fi
+    record "$phase" "$WORK/$phase-$n" "$t"
 }
 PROBES=0
 
@@ -149,7 +179,8 @@ switch_once() {
     read -r line <&"${SW[0]}"
     [[ $line == ready ]] || { echo "switchover.py: $line" >&2; exit 1; }
     "$PROBE" --netns "$CLIENT_NS" "${RT[@]}" --rate "$RATE" \
-        --duration "$WINDOW" --quiet --json "$WORK/$mode-$n.json" "$ip" &
+        --duration "$WINDOW" --quiet --json "$WORK/$mode-$n.json" \
+        --raw "$WORK/$mode-$n.csv" "$ip" &
     probe=$!
     sleep 0.4
     echo go >&"${SW[1]}"
@@ -157,7 +188,10 @@ switch_once() {
     echo "$line" >"$WORK/$mode-$n.switch"
     wait "$SW_PID" || { echo "switchover.py failed" >&2; exit 1; }
     wait "$probe" || :
-    record "$mode" "$WORK/$mode-$n.json"
+    record "$mode" "$WORK/$mode-$n" "$(python3 -c '
+import json, sys
+print(int(json.load(open(sys.argv[1]))["t_kill"] * 1000))' \
+        "$WORK/$mode-$n.switch")"
 }
 SWITCHES=0
 
@@ -181,14 +215,16 @@ PIDS+=("$pid")
 sleep 0.2
 for ((i = 1; i <= N; i++)); do
     from=$(((i % 2) ? 1 : 2)) to=$(((i % 2) ? 2 : 1))
-    probe_around baseline "$WL_IP" :
-    probe_around prepare "$WL_IP" prepare "$to" "mc-$i"
+    probe_around baseline "$WL_IP" - :
+    probe_around prepare "$WL_IP" ovn-lm/migration-t-add \
+        prepare "$to" "mc-$i"
     new=$(responder "mc-$i")
     PIDS+=("$new")
     sleep 0.2
     switch_once rarp "mc-$i" "$pid" "$WL_IP" --iface eth0
     wait_state wl activated || { echo "migration $i not activated" >&2; exit 1; }
-    probe_around completion "$WL_IP" complete_mig "$from" "mc-$((i - 1))"
+    probe_around completion "$WL_IP" ovn-lm/migration-t-end \
+        complete_mig "$from" "mc-$((i - 1))"
     [[ $CNI_RC == 0 && $(mig_state wl) == completed ]] ||
         { echo "migration $i did not complete: $CNI_OUT" >&2; exit 1; }
     lab_pod_netns_del "mc-$((i - 1))"
@@ -246,11 +282,18 @@ for mode in modes:
     rows = [l.split() for l in open(f"{work}/{mode}")]
     gaps = [float(r[0]) for r in rows]
     lost = [int(r[1]) for r in rows]
+    egaps = [float(r[2]) for r in rows]
+    elost = [int(r[3]) for r in rows]
     res[mode] = {"n": len(gaps), "gap_min_ms": min(gaps),
                  "gap_p50_ms": pct(gaps, 50), "gap_p99_ms": pct(gaps, 99),
                  "gap_max_ms": max(gaps), "lost_p50": pct(lost, 50),
                  "lost_total": sum(lost),
-                 "lost_runs": sum(1 for x in lost if x)}
+                 "lost_runs": sum(1 for x in lost if x),
+                 "event_gap_p50_ms": pct(egaps, 50),
+                 "event_gap_p99_ms": pct(egaps, 99),
+                 "event_gap_max_ms": max(egaps),
+                 "event_lost_total": sum(elost),
+                 "event_lost_runs": sum(1 for x in elost if x)}
 print()
 print(f"longest reply gap per probe window ({window} s, action 0.4 s in), "
       f"{n} migrations, NB with {load} other ports, probe at {rate} Hz; "
@@ -269,10 +312,25 @@ for mode in modes:
     print("  %-34s %7.2f %7.2f %7.2f %7.2f %6d %4d of %-3d" % (
         labels[mode], r["gap_min_ms"], r["gap_p50_ms"], r["gap_p99_ms"],
         r["gap_max_ms"], r["lost_total"], r["lost_runs"], r["n"]))
+print()
+print("the same within -50..+250 ms of the daemon's action (baseline: an "
+      "idle moment, 0.4 s in):")
+print("  %-34s %7s %7s %7s %6s %9s" % ("phase", "p50", "p99", "max", "lost",
+      "windows"))
+for mode in modes:
+    r = res[mode]
+    print("  %-34s %7.2f %7.2f %7.2f %6d %4d of %-3d" % (
+        labels[mode], r["event_gap_p50_ms"], r["event_gap_p99_ms"],
+        r["event_gap_max_ms"], r["event_lost_total"], r["event_lost_runs"],
+        r["n"]))
 for mode in ("prepare", "completion"):
-    print("  %s: p99 %+.2f ms over the baseline, probes lost in %d of %d" % (
-        mode, res[mode]["gap_p99_ms"] - res["baseline"]["gap_p99_ms"],
-        res[mode]["lost_runs"], res[mode]["n"]))
+    print("  %s: gap p99 %+.2f ms over the baseline (%+.2f near the action),"
+          " probes lost in %d of %d windows (%d near the action)" % (
+              mode, res[mode]["gap_p99_ms"] - res["baseline"]["gap_p99_ms"],
+              res[mode]["event_gap_p99_ms"]
+              - res["baseline"]["event_gap_p99_ms"],
+              res[mode]["lost_runs"], res[mode]["n"],
+              res[mode]["event_lost_runs"]))
 print()
 print(f"switchover gap, {n} migrations each, NB with {load} other ports, "
       f"probe at {rate} Hz (ms):")

@@ -1966,6 +1966,9 @@ attach_wait(struct attach *a, const struct attach_ctx *ctx)
             poll_timer_wait(100);
         }
         poll_timer_wait_until(job->deadline);
+        if (job->mig_complete) {
+            poll_timer_wait_until(job->mig_release_deadline);
+        }
         if (job->state == JOB_START) {
             poll_timer_wait_until(job->started + ATTACH_CONNECT_WAIT_MS);
         }
