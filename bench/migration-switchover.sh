@@ -211,7 +211,7 @@ WL_IP=$POD_IP
 pid=$(responder mc-0)
 PIDS+=("$pid")
 : >"$WORK/rarp"
-: >"$WORK/baseline" >"$WORK/prepare" >"$WORK/completion"
+for f in baseline prepare completion; do : >"$WORK/$f"; done
 sleep 0.2
 for ((i = 1; i <= N; i++)); do
     from=$(((i % 2) ? 1 : 2)) to=$(((i % 2) ? 2 : 1))
