@@ -128,6 +128,12 @@ struct job {
     struct unixctl_conn *ctl_conn;  /* Sweep: ovn-lm/sweep to answer. */
     int n_removed;                  /* Sweep: attachments it removes. */
 
+    /* Teardown of a migration's source: the logical port whose completion
+     * waits until this chassis's ovn-controller has released it (see
+     * teardown_defer_completion()), and how long it may wait. */
+    char *mig_complete;
+    long long int mig_release_deadline;
+
     /* Teardown: the outcome to report once transactions finish. */
     int err_code;                   /* 0: success. */
     char *err_msg;
@@ -191,6 +197,7 @@ job_destroy(struct job *job)
         free(job->lport);
         free(job->bridge);
         free(job->err_msg);
+        free(job->mig_complete);
         free(job);
     }
 }
@@ -441,6 +448,85 @@ find_held_lsp(const struct attach_ctx *ctx, const char *container_id,
     return NULL;
 }
 
+/* How long a source's DEL waits for ovn-controller to release the port
+ * before it completes the migration anyway. */
+#define ATTACH_RELEASE_WAIT_MS 2000
+
+/* Whether this chassis's ovn-controller still holds 'lport' as the main
+ * chassis, as far as Southbound says. */
+static bool
+held_here(const struct attach_ctx *ctx, const char *lport)
+{
+    const struct sbrec_port_binding *pb
+        = attach_find_port_binding(ctx, lport);
+    return (pb && pb->chassis && ctx->chassis
+            && ovsdb_idl_is_connected(ctx->sb_idl)
+            && !strcmp(pb->chassis->name, ctx->chassis));
+}
+
+/* The source's DEL of a migrated port: completing it (requested-chassis
+ * "DST") while ovn-controller here still holds the port makes two
+ * ovn-controllers write Port_Binding.chassis at once, the target claiming
+ * it and this one releasing it; when the release lands last, the port has
+ * no chassis and no additional chassis, and every other chassis drops its
+ * traffic until the target claims it again.  So the OVS port goes first:
+ * ovn-controller releases the port alone (Southbound: no chassis, the
+ * target still additional, which other chassis keep tunnelling to), and
+ * run_teardown() completes once Southbound shows that.  Returns true if
+ * the completion was deferred. */
+static bool
+teardown_defer_completion(struct job *job, const struct attach_ctx *ctx,
+                          const struct nbrec_logical_switch_port *lsp)
+{
+    if (job->mig_complete || !held_here(ctx, lsp->name)) {
+        return false;
+    }
+    VLOG_INFO("%s: completing the migration once ovn-controller has "
+              "released the port here", lsp->name);
+    job->mig_complete = xstrdup(lsp->name);
+    job->mig_release_deadline = time_msec() + ATTACH_RELEASE_WAIT_MS;
+    return true;
+}
+
+/* The deferred completion of teardown_defer_completion(): returns true
+ * while it is still waiting or its transaction is on its way. */
+static bool
+teardown_run_completion(struct job *job, const struct attach_ctx *ctx)
+{
+    if (!job->mig_complete) {
+        return false;
+    }
+    if (held_here(ctx, job->mig_complete)
+        && time_msec() < job->mig_release_deadline) {
+        return true;
+    }
+    const struct nbrec_logical_switch_port *lsp
+        = nb_port_find(ctx->nb_ix, job->mig_complete);
+    if (lsp && migration_in_progress(lsp)) {
+        if (held_here(ctx, job->mig_complete)) {
+            VLOG_WARN("%s: ovn-controller did not release the port within "
+                      "%d ms; completing anyway", lsp->name,
+                      ATTACH_RELEASE_WAIT_MS);
+        }
+        job->nb_txn = ovsdb_idl_txn_create(ctx->nb_idl);
+        ovsdb_idl_txn_add_comment(job->nb_txn, "ovn-controller-ext: %s %s",
+                                  cni_command_to_string(job->req.command),
+                                  job->req.container_id);
+        /* Counted once Northbound commits it (run_teardown()). */
+        if (ctx->migration) {
+            job->finals = xrealloc(job->finals, (job->n_finals + 1)
+                                   * sizeof *job->finals);
+            job->finals[job->n_finals++]
+                = migration_final_create(lsp, MIGRATION_COMPLETED);
+        }
+        migration_txn_complete(lsp);
+        txn_poll(job->nb_txn);
+    }
+    free(job->mig_complete);
+    job->mig_complete = NULL;
+    return job->nb_txn != NULL;
+}
+
 /* Removes the veth now and adds the removal of the OVS port and logical
  * port to the job's transactions (created on demand). */
 static void
@@ -499,6 +585,10 @@ teardown_add_target(struct job *job, const struct attach_ctx *ctx,
         final = MIGRATION_COMPLETED;
     }
 
+    if (final == MIGRATION_COMPLETED && port
+        && teardown_defer_completion(job, ctx, lsp)) {
+        return;
+    }
     if (!job->nb_txn) {
         job->nb_txn = ovsdb_idl_txn_create(ctx->nb_idl);
         ovsdb_idl_txn_add_comment(job->nb_txn,
@@ -609,6 +699,16 @@ run_teardown(struct attach *a, struct job *job, const struct attach_ctx *ctx)
         job_drop_finals(job);
     }
 
+    if (job->mig_complete && s_ovs != TXN_INCOMPLETE
+        && s_nb != TXN_INCOMPLETE && txn_ok(s_ovs) && txn_ok(s_nb)
+        && !job->err_code) {
+        txn_clear(&job->ovs_txn);
+        txn_clear(&job->nb_txn);
+        if (teardown_run_completion(job, ctx)) {
+            return;
+        }
+        s_ovs = s_nb = TXN_SUCCESS;
+    }
     if (s_ovs == TXN_INCOMPLETE || s_nb == TXN_INCOMPLETE) {
         if (time_msec() < job->deadline) {
             return;
@@ -1938,6 +2038,9 @@ attach_wait(struct attach *a, const struct attach_ctx *ctx)
             poll_timer_wait(100);
         }
         poll_timer_wait_until(job->deadline);
+        if (job->mig_complete) {
+            poll_timer_wait_until(job->mig_release_deadline);
+        }
         if (job->state == JOB_START) {
             poll_timer_wait_until(job->started + ATTACH_CONNECT_WAIT_MS);
         }
