@@ -512,6 +512,9 @@ teardown_run_completion(struct job *job, const struct attach_ctx *ctx)
         ovsdb_idl_txn_add_comment(job->nb_txn, "ovn-controller-ext: %s %s",
                                   cni_command_to_string(job->req.command),
                                   job->req.container_id);
+        VLOG_INFO("%s: %s of %s/%s completes the migration", lsp->name,
+                  cni_command_to_string(job->req.command),
+                  job->req.container_id, job->req.ifname);
         /* Counted once Northbound commits it (run_teardown()). */
         if (ctx->migration) {
             job->finals = xrealloc(job->finals, (job->n_finals + 1)
