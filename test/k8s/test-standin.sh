@@ -487,8 +487,12 @@ elif start_server "$T/out5" --listen 127.0.0.1:0 --cert "$T/pki/server.crt" \
     t_check "default bookmark interval (60 s): none yet" bash -c "! grep -q BOOKMARK '$T/wJ1' '$T/wJ2'"
     t_check "ctl drop-watches" test "$(ctl drop-watches | jget /dev/stdin 'j["droppedWatches"]')" = 2
     wait_watch "$T/wJ"
-    t_check "both streams: not closed cleanly" \
-        test "$(grep -c 'HTTP/2 stream [0-9]* was not closed cleanly' "$T/wJ.err")" = 2
+    # Both transfers ended (wait_watch) when the connection went.  libcurl
+    # 7.88 reports most such streams as "not closed cleanly" but now and
+    # then one as a clean end (the daemon's kube-watch treats an early
+    # clean end as a failure for that reason), so one such line is enough.
+    t_check "the streams were not closed cleanly" \
+        test "$(grep -c 'HTTP/2 stream [0-9]* was not closed cleanly' "$T/wJ.err")" -ge 1
     t_check "no watch left" wait_watchers 0
     t_check "SIGTERM: exit 0" stop_server "$SRV_PID"
 else
