@@ -26,6 +26,7 @@ SOAK_VMS, SOAK_VERBOSE, TEST_HERE (this directory).
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -164,6 +165,10 @@ class VM:
 
 
 STATS = {"retries": 0, "audit_s": 0.0}
+
+# The daemon's host-side veths and OVS ports, as leaks() in lib-cni.sh
+# matches them (a lab prefix may start with "lm" too: its links are not).
+OUR_LINK = re.compile(r"^lm[0-9a-f]{12}$")
 
 
 def step_create(vm, n):
@@ -377,11 +382,11 @@ def snapshot(ips):
         snap["sb"][row[0]] = (refs(row[1]), refs(row[2]))
     for n in range(1, NCH + 1):
         snap["ovs"][n] = set(x for x in r["ovs%d" % n][1].split()
-                             if x.startswith("lm"))
+                             if OUR_LINK.match(x))
         snap["veth"][n] = set(
             l.split(": ")[1].split("@")[0]
             for l in r["ip%d" % n][1].splitlines()
-            if l.split(": ")[1].startswith("lm"))
+            if OUR_LINK.match(l.split(": ")[1].split("@")[0]))
     snap["lost"] = set(ip for ip in ips if r["ping " + ip][0])
     return snap
 
