@@ -84,11 +84,12 @@ check_accepted(const struct cni_request *req, const uint8_t *data,
     CHECK(req->conf.network || req->command == CNI_CMD_STATUS);
     CHECK(!req->conf.mtu || (req->conf.mtu >= 68 && req->conf.mtu <= 65535));
     CHECK(req->conf.ready_timeout > 0 && req->conf.ready_timeout <= 3600);
-    CHECK(!req->n_ips == !req->ips);
+    /* An empty list may still be allocated. */
+    CHECK(!req->n_ips || req->ips);
     for (size_t i = 0; i < req->n_ips; i++) {
         CHECK(req->ips[i]);
     }
-    CHECK(!req->n_valid == !req->valid);
+    CHECK(!req->n_valid || req->valid);
     for (size_t i = 0; i < req->n_valid; i++) {
         CHECK(req->valid[i].container_id && req->valid[i].ifname);
     }
